@@ -1,0 +1,67 @@
+#!/usr/bin/env -S node --no-warnings
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig } from '../config.ts';
+import { createLogger } from '../logger.ts';
+import { version } from '../version.ts';
+import { runRoles } from './roles.ts';
+
+const usage = `Usage: ebb <command>
+
+Commands:
+  start       run the API, a worker and the scheduler in one process (embedded defaults)
+  api         run the REST API (and the scheduler)
+  worker      run a worker that claims and executes sync runs (and the scheduler)
+  migrate     apply database migrations and exit
+  version     print the version
+
+Configuration comes from environment variables; see README.md.`;
+
+async function main(argv: string[]): Promise<number> {
+  const { positionals, values } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    strict: false,
+    options: { help: { type: 'boolean', short: 'h' } },
+  });
+  const [command, ...rest] = positionals;
+  if (values.help || !command || command === 'help') {
+    process.stdout.write(`${usage}\n`);
+    return command || values.help ? 0 : 1;
+  }
+  if (command === 'version') {
+    process.stdout.write(`${version}\n`);
+    return 0;
+  }
+  const config = loadConfig();
+  const logger = createLogger(config.log);
+  switch (command) {
+    case 'start':
+      return runRoles(config, logger, ['api', 'worker', 'scheduler']);
+    case 'api':
+      return runRoles(config, logger, ['api', 'scheduler']);
+    case 'worker':
+      return runRoles(config, logger, ['worker', 'scheduler']);
+    case 'migrate':
+      return runRoles(config, logger, []);
+    default:
+      process.stderr.write(`ebb: unknown command "${[command, ...rest].join(' ')}"\n\n${usage}\n`);
+      return 2;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    // Expected start-up failures get one line naming the variable; anything else is a bug.
+    if (error instanceof ConfigError) {
+      process.stderr.write(`ebb: ${error.message}\n`);
+      process.exit(1);
+    }
+    process.stderr.write(
+      `ebb: unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
+    process.exit(70);
+  },
+);

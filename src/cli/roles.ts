@@ -1,0 +1,78 @@
+import { createApp } from '../api/app.ts';
+import type { Config } from '../config.ts';
+import type { Logger } from '../logger.ts';
+import { openRuntime, type Runtime } from '../runtime.ts';
+import { version } from '../version.ts';
+import { listen } from './http-server.ts';
+
+export type Role = 'api' | 'worker' | 'scheduler';
+
+/** A running part of the process; `stop` stops taking new work and releases what it holds. */
+export interface Service {
+  name: string;
+  stop(): Promise<void>;
+}
+
+async function startApi(runtime: Runtime): Promise<Service> {
+  const app = createApp({ ...runtime, version });
+  const server = await listen(app.fetch, runtime.config.port, runtime.config.host);
+  runtime.logger.info(
+    { url: `http://${runtime.config.host}:${server.port}` },
+    'API listening (docs at /docs)',
+  );
+  return { name: 'api', stop: () => server.close() };
+}
+
+const starters: Record<Role, (runtime: Runtime) => Promise<Service>> = {
+  api: startApi,
+  worker: async () => ({ name: 'worker', stop: async () => {} }),
+  scheduler: async () => ({ name: 'scheduler', stop: async () => {} }),
+};
+
+/**
+ * Runs the given roles until SIGINT or SIGTERM, then stops them in reverse order (the worker stops
+ * claiming and releases its lease) and closes the store. With no roles it only migrates.
+ */
+export async function runRoles(config: Config, logger: Logger, roles: Role[]): Promise<number> {
+  const runtime = await openRuntime(config, logger);
+  const services: Service[] = [];
+  const stopAll = async () => {
+    for (const service of services.reverse()) {
+      await service
+        .stop()
+        .catch((error: unknown) => logger.error({ err: error, service: service.name }, 'stop failed'));
+    }
+    await runtime.store.close();
+  };
+  try {
+    for (const role of roles) services.push(await starters[role](runtime));
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+  if (roles.length === 0) {
+    await runtime.store.close();
+    return 0;
+  }
+  logger.info({ roles, version }, 'ebb started');
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (stopping) {
+        logger.warn({ signal }, 'second signal, exiting now');
+        process.exit(130);
+      }
+      stopping = true;
+      logger.info({ signal }, 'shutting down');
+      stopAll().then(
+        () => resolve(0),
+        (error: unknown) => {
+          logger.error({ err: error }, 'shutdown failed');
+          resolve(1);
+        },
+      );
+    };
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+  });
+}
