@@ -52,3 +52,15 @@ export interface Warehouse {
 export class WarehouseError extends Error {
   override name = 'WarehouseError';
 }
+
+/**
+ * A warehouse kind. `configSchema` validates what a user sends for a source; the keys in
+ * `secretFields` are encrypted at rest and redacted in responses (see src/secrets/split.ts).
+ */
+export interface WarehouseDriver<Config = unknown> {
+  kind: string;
+  label: string;
+  configSchema: import('zod').ZodType<Config>;
+  secretFields: readonly string[];
+  open(config: Config): Promise<Warehouse>;
+}
