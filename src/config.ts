@@ -71,6 +71,9 @@ const envSchema = z.object({
     .optional(),
 });
 
+/** Every environment variable Ebb reads (README's table, docker-compose.yml). */
+export const configVariables = Object.keys(envSchema.shape);
+
 export type Config = ReturnType<typeof loadConfig>;
 
 export function loadConfig(env: Record<string, string | undefined> = process.env) {
