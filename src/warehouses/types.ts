@@ -1,4 +1,27 @@
-/** A value as a warehouse driver returns it; the engine canonicalises it before fingerprinting. */
+/**
+ * A value as a warehouse driver returns it; the engine canonicalises it before fingerprinting. Every
+ * driver maps its types onto the same JavaScript values, so a model moved between warehouses
+ * fingerprints the same:
+ *
+ * | warehouse type                                   | value                                        |
+ * |--------------------------------------------------|----------------------------------------------|
+ * | smallint, integer, real, double (DuckDB: also the unsigned types up to 32 bits) | `number` |
+ * | bigint / int8, hugeint, ubigint                  | `bigint` (never rounded through a double)    |
+ * | numeric / decimal                                | `string`, exact decimal text, e.g. `'12.50'` |
+ * | boolean                                          | `boolean`                                    |
+ * | timestamp with time zone                         | `Date` (the instant)                         |
+ * | timestamp without time zone                      | `Date`, the wall-clock value read as UTC     |
+ * | date                                             | `string` `'YYYY-MM-DD'` (no time zone to misapply) |
+ * | json / jsonb (Postgres)                          | the parsed JSON value                        |
+ * | bytea / blob                                     | `Uint8Array`                                 |
+ * | arrays / lists                                   | arrays of the element's value                |
+ * | DuckDB struct                                    | object; DuckDB map: object keyed by the key's text |
+ * | text, uuid, enum, time, interval, and any other  | `string`, the warehouse's own text form      |
+ * | SQL NULL                                         | `null`                                       |
+ *
+ * Timestamps keep millisecond precision (a `Date`'s). Timestamps a `Date` cannot hold (`infinity`,
+ * years BC) stay as the warehouse's text.
+ */
 export type WarehouseValue =
   | string
   | number
@@ -51,6 +74,12 @@ export interface Warehouse {
 /** A warehouse failure with the warehouse's own message, safe to show a user. */
 export class WarehouseError extends Error {
   override name = 'WarehouseError';
+  /** The warehouse's own error code when it has one (a Postgres SQLSTATE such as `57014`). */
+  readonly code: string | undefined;
+  constructor(message: string, options?: { cause?: unknown; code?: string }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.code = options?.code;
+  }
 }
 
 /**

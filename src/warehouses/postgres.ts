@@ -1,0 +1,289 @@
+import pg from 'pg';
+import Cursor from 'pg-cursor';
+import { z } from 'zod';
+import { createTypeParsers } from './postgres-values.ts';
+import {
+  type ColumnInfo,
+  type StreamOptions,
+  type Warehouse,
+  type WarehouseDriver,
+  WarehouseError,
+  type WarehouseRow,
+} from './types.ts';
+
+export const postgresConfigSchema = z
+  .object({
+    url: z
+      .string()
+      .regex(/^postgres(ql)?:\/\/./, 'must be a URL such as postgres://user:password@host:5432/database')
+      .optional(),
+    host: z.string().min(1).optional(),
+    port: z.number().int().min(1).max(65535).default(5432),
+    database: z.string().min(1).optional(),
+    user: z.string().min(1).optional(),
+    password: z.string().optional(),
+    ssl: z.boolean().optional(),
+  })
+  .strict()
+  .superRefine((config, ctx) => {
+    if (config.url !== undefined) {
+      if (config.host !== undefined) {
+        ctx.addIssue({ code: 'custom', path: ['host'], message: 'give either url or host, not both' });
+      }
+      return;
+    }
+    for (const key of ['host', 'database', 'user'] as const) {
+      if (config[key] === undefined) {
+        ctx.addIssue({ code: 'custom', path: [key], message: `is required when no url is given` });
+      }
+    }
+  });
+
+export type PostgresConfig = z.output<typeof postgresConfigSchema>;
+
+/** Wraps model SQL so only a query expression is accepted: see `modelQuery`. */
+const MODEL_ALIAS = 'ebb_model';
+
+/**
+ * The model as a subquery. Postgres accepts only a query expression there, so INSERT, DROP, COPY,
+ * several statements, or a data-modifying WITH are syntax errors before anything runs; the read-only
+ * transaction is the second guard (a function that writes still fails). The newlines keep a trailing
+ * `-- comment` in the model from swallowing the closing parenthesis.
+ */
+export function modelQuery(sql: string, suffix = ''): string {
+  const body = sql.trim().replace(/;\s*$/, '');
+  if (body === '') throw new WarehouseError('the model SQL is empty');
+  return `select * from (\n${body}\n) as ${MODEL_ALIAS}${suffix}`;
+}
+
+function toWarehouseError(error: unknown): WarehouseError {
+  if (error instanceof WarehouseError) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  const code = error instanceof pg.DatabaseError ? error.code : undefined;
+  return new WarehouseError(message || 'the warehouse connection failed', { cause: error, code });
+}
+
+/** Column names must be unique: rows are objects, and a model with two `id` columns is ambiguous. */
+function checkUniqueNames(fields: readonly { name: string }[]): void {
+  const seen = new Set<string>();
+  for (const { name } of fields) {
+    if (seen.has(name)) {
+      throw new WarehouseError(`the query returns two columns named "${name}"; give one an alias`);
+    }
+    seen.add(name);
+  }
+}
+
+/** Statements that open every model transaction; DateStyle ISO is what the timestamp parser reads. */
+function beginReadOnly(statementTimeoutMs: number | undefined): string {
+  const timeout = Math.max(0, Math.floor(statementTimeoutMs ?? 0));
+  return `BEGIN READ ONLY; SET LOCAL statement_timeout = ${timeout}; SET LOCAL DateStyle = 'ISO, MDY'`;
+}
+
+// Array types are found by their element type; `_` names and variable length exclude the fixed-size
+// and vector types (point, int2vector) whose text is not `{...}`. No typcategory: Redshift lacks it.
+const ARRAY_TYPES_SQL = `select oid, typelem from pg_type where typelem <> 0 and typlen = -1 and typname like '\\_%'`;
+
+export function openPostgres(config: PostgresConfig): Warehouse {
+  const connection = config.url
+    ? { connectionString: config.url }
+    : {
+        host: config.host,
+        port: config.port,
+        database: config.database,
+        user: config.user,
+        password: config.password,
+        ssl: config.ssl,
+      };
+  const pool = new pg.Pool({
+    ...connection,
+    max: 4,
+    idleTimeoutMillis: 10_000,
+    connectionTimeoutMillis: 15_000,
+    application_name: 'ebb',
+  });
+  // An idle connection the server drops must not crash the process; the pool discards it.
+  pool.on('error', () => {});
+
+  let parsers: Promise<ReturnType<typeof createTypeParsers>> | undefined;
+  const typeParsers = (client: pg.PoolClient) => {
+    parsers ??= client
+      .query<{ oid: number; typelem: number }>({
+        text: ARRAY_TYPES_SQL,
+        types: createTypeParsers(new Map()),
+      })
+      .then((result) => createTypeParsers(new Map(result.rows.map((r) => [r.oid, r.typelem]))))
+      .catch((error: unknown) => {
+        parsers = undefined;
+        throw error;
+      });
+    return parsers;
+  };
+
+  /** Runs `fn` on one connection inside a read-only transaction that is always rolled back. */
+  const readOnly = async <T>(
+    statementTimeoutMs: number | undefined,
+    fn: (client: pg.PoolClient, types: pg.CustomTypesConfig) => Promise<T>,
+  ): Promise<T> => {
+    let client: pg.PoolClient;
+    try {
+      client = await pool.connect();
+    } catch (error) {
+      throw toWarehouseError(error);
+    }
+    let broken: unknown;
+    const onError = (error: unknown) => {
+      broken = error;
+    };
+    client.on('error', onError);
+    try {
+      const types = await typeParsers(client);
+      await client.query(beginReadOnly(statementTimeoutMs));
+      const result = await fn(client, types);
+      await client.query('ROLLBACK');
+      return result;
+    } catch (error) {
+      await client.query('ROLLBACK').catch((rollbackError: unknown) => {
+        broken = rollbackError;
+      });
+      throw toWarehouseError(error);
+    } finally {
+      client.off('error', onError);
+      client.release(broken instanceof Error ? broken : undefined);
+    }
+  };
+
+  const columnsOf = async (client: pg.PoolClient, fields: readonly pg.FieldDef[]): Promise<ColumnInfo[]> => {
+    checkUniqueNames(fields);
+    if (fields.length === 0) return [];
+    const names = await client.query<{ type: string }>(
+      'select format_type(t.oid, nullif(t.mod, -1)) as type from unnest($1::oid[], $2::int4[]) with ordinality as t(oid, mod, n) order by t.n',
+      [fields.map((f) => f.dataTypeID), fields.map((f) => f.dataTypeModifier)],
+    );
+    return fields.map((f, i) => ({ name: f.name, type: names.rows[i]?.type ?? String(f.dataTypeID) }));
+  };
+
+  return {
+    async test() {
+      try {
+        const client = await pool.connect();
+        try {
+          const result = await client.query<{ version: string }>('select version() as version');
+          return { ok: true, message: result.rows[0]?.version };
+        } finally {
+          client.release();
+        }
+      } catch (error) {
+        return { ok: false, message: toWarehouseError(error).message };
+      }
+    },
+
+    columns(sql, options) {
+      return readOnly(options?.statementTimeoutMs, async (client, types) => {
+        const result = await client.query({ text: modelQuery(sql, ' limit 0'), types });
+        return columnsOf(client, result.fields);
+      });
+    },
+
+    preview(sql, limit, options) {
+      if (!Number.isInteger(limit) || limit < 0) {
+        return Promise.reject(new WarehouseError(`preview limit must be a whole number, got ${limit}`));
+      }
+      return readOnly(options?.statementTimeoutMs, async (client, types) => {
+        const result = await client.query({ text: modelQuery(sql, ` limit ${limit}`), types });
+        const columns = await columnsOf(client, result.fields);
+        return { columns, rows: result.rows as WarehouseRow[] };
+      });
+    },
+
+    stream(sql, options) {
+      return streamRows(pool, typeParsers, sql, options);
+    },
+
+    async close() {
+      await pool.end();
+    },
+  };
+}
+
+async function* streamRows(
+  pool: pg.Pool,
+  typeParsers: (client: pg.PoolClient) => Promise<pg.CustomTypesConfig>,
+  sql: string,
+  { batchSize, signal, statementTimeoutMs }: StreamOptions,
+): AsyncGenerator<WarehouseRow[]> {
+  if (!Number.isInteger(batchSize) || batchSize < 1) {
+    throw new WarehouseError(`batchSize must be a positive whole number, got ${batchSize}`);
+  }
+  const text = modelQuery(sql);
+  signal?.throwIfAborted();
+  let client: pg.PoolClient;
+  try {
+    client = await pool.connect();
+  } catch (error) {
+    throw toWarehouseError(error);
+  }
+  // Abort closes the connection: that ends a read in flight at once, and the server stops the query
+  // when it sees the socket gone. Waiting for a FETCH to finish could take the whole statement timeout.
+  let destroyed = false;
+  let broken: unknown;
+  const onAbort = () => {
+    destroyed = true;
+    client.end().catch(() => {});
+  };
+  const onError = (error: unknown) => {
+    broken = error;
+  };
+  client.on('error', onError);
+  signal?.addEventListener('abort', onAbort, { once: true });
+  let cursor: Cursor<WarehouseRow> | undefined;
+  try {
+    const types = await typeParsers(client);
+    await client.query(beginReadOnly(statementTimeoutMs));
+    cursor = client.query(new Cursor<WarehouseRow>(text, undefined, { types }));
+    const open = cursor;
+    let first = true;
+    for (;;) {
+      const rows = await new Promise<WarehouseRow[]>((resolve, reject) => {
+        open.read(batchSize, (error, batch, result) => {
+          if (error) return reject(error);
+          if (first) {
+            first = false;
+            try {
+              checkUniqueNames(result.fields);
+            } catch (duplicate) {
+              return reject(duplicate);
+            }
+          }
+          resolve(batch);
+        });
+      });
+      if (rows.length > 0) yield rows;
+      // A short read means the portal is complete: Postgres suspends only after exactly `batchSize`.
+      if (rows.length < batchSize) break;
+    }
+    await cursor.close();
+    cursor = undefined;
+    await client.query('ROLLBACK');
+  } catch (error) {
+    if (destroyed) signal?.throwIfAborted();
+    throw toWarehouseError(error);
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+    client.off('error', onError);
+    // Leaving early (abort, an error, or a consumer that stops iterating) may leave the cursor or the
+    // transaction open; the connection is then discarded rather than returned to the pool half-used.
+    const dirty = destroyed || broken !== undefined || cursor !== undefined;
+    client.release(dirty ? new Error('warehouse stream ended early') : undefined);
+  }
+}
+
+export const postgresDriver: WarehouseDriver<PostgresConfig> = {
+  kind: 'postgres',
+  label: 'PostgreSQL (and Redshift-compatible warehouses)',
+  configSchema: postgresConfigSchema,
+  secretFields: ['url', 'password'],
+  async open(config) {
+    return openPostgres(config);
+  },
+};
