@@ -97,6 +97,7 @@ CREATE TABLE "sync_runs" (
 	"scheduled_for" timestamp with time zone,
 	"counts" jsonb,
 	"plan" jsonb,
+	"timings" jsonb,
 	"error_code" text,
 	"error_message" text,
 	"created_at" timestamp with time zone DEFAULT now() NOT NULL,

@@ -20,14 +20,24 @@ export const activeRunStatuses = ['queued', 'running'] as const satisfies readon
 export const runTriggers = ['manual', 'schedule', 'api', 'cli'] as const;
 export type RunTrigger = (typeof runTriggers)[number];
 
-/** Counts by outcome, kept on the run as it goes. */
+/**
+ * Where a run is: planning writes the outbox, `planned` means the outbox is complete (and the mass-delete
+ * guard has yet to pass), `delivering` sends it. A resumed run starts from its phase, never before it.
+ */
+export const runPhases = ['pending', 'planning', 'planned', 'delivering', 'done'] as const;
+export type RunPhase = (typeof runPhases)[number];
+
+/** Counts by outcome, kept on the run as it goes (updated as each batch lands, so progress is visible). */
 export interface RunCounts {
+  /** Rows the model returned. */
   rows: number;
-  planned: { insert: number; update: number; delete: number; unchanged: number };
+  planned: { insert: number; update: number; upsert: number; delete: number; unchanged: number; skipped: number };
   accepted: number;
   rejected: number;
   invalid: number;
   pending: number;
+  /** Records left unsent because the run was cancelled; they come back next run. */
+  cancelled: number;
 }
 
 export const syncRuns = pgTable(
@@ -42,8 +52,8 @@ export const syncRuns = pgTable(
     fullResync: boolean('full_resync').notNull().default(false),
     dryRun: boolean('dry_run').notNull().default(false),
     allowMassDelete: boolean('allow_mass_delete').notNull().default(false),
-    /** How far the run got (extract, diff, deliver, done), so a resumed run skips finished phases. */
-    phase: text('phase').notNull().default('pending'),
+    /** How far the run got (see RunPhase), so a resumed run skips finished phases. */
+    phase: text('phase').$type<RunPhase>().notNull().default('pending'),
     /** How many times a worker has claimed this run (a resumed run has attempt > 1). */
     attempt: integer('attempt').notNull().default(0),
     workerId: text('worker_id'),
@@ -54,6 +64,8 @@ export const syncRuns = pgTable(
     counts: jsonb('counts').$type<RunCounts | null>(),
     /** Dry runs keep a sample of each kind of change here. */
     plan: jsonb('plan').$type<Record<string, unknown> | null>(),
+    /** Milliseconds spent per phase (planningMs, deliveringMs), for run history and alerts on slow runs. */
+    timings: jsonb('timings').$type<Record<string, number> | null>(),
     errorCode: text('error_code'),
     errorMessage: text('error_message'),
     createdAt: createdAt(),
