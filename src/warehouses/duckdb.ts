@@ -1,0 +1,270 @@
+import { stat } from 'node:fs/promises';
+import path from 'node:path';
+import {
+  type DuckDBConnection,
+  DuckDBInstance,
+  type DuckDBPreparedStatement,
+  StatementType,
+} from '@duckdb/node-api';
+import { z } from 'zod';
+import { columnConverter } from './duckdb-values.ts';
+import {
+  type ColumnInfo,
+  type StreamOptions,
+  type Warehouse,
+  type WarehouseDriver,
+  WarehouseError,
+  type WarehouseRow,
+} from './types.ts';
+
+export const duckdbConfigSchema = z
+  .object({
+    database: z.string().min(1).optional(),
+    directory: z.string().min(1).optional(),
+  })
+  .strict();
+
+export type DuckdbConfig = z.output<typeof duckdbConfigSchema>;
+
+function toWarehouseError(error: unknown): WarehouseError {
+  if (error instanceof WarehouseError) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  return new WarehouseError(message || 'DuckDB failed', { cause: error });
+}
+
+async function requireExisting(file: string, kind: 'file' | 'directory', what: string): Promise<void> {
+  const found = await stat(file).catch(() => undefined);
+  if (!found) throw new WarehouseError(`${what} not found: ${file}`);
+  if (kind === 'directory' ? !found.isDirectory() : !found.isFile()) {
+    throw new WarehouseError(`${what} is not a ${kind}: ${file}`);
+  }
+}
+
+/**
+ * Model SQL must be one SELECT. DuckDB parses and binds it without running it, so INSERT, CREATE,
+ * COPY ... TO, ATTACH, INSTALL/LOAD, SET, PRAGMA and extra statements are refused before any effect.
+ * (A data-modifying WITH does not parse in DuckDB at all.)
+ */
+async function prepareModel(connection: DuckDBConnection, sql: string): Promise<DuckDBPreparedStatement> {
+  if (sql.trim() === '') throw new WarehouseError('the model SQL is empty');
+  const extracted = await connection.extractStatements(sql);
+  if (extracted.count !== 1) {
+    throw new WarehouseError(
+      `the model SQL must be exactly one SELECT statement; it has ${extracted.count} statements`,
+    );
+  }
+  const prepared = await extracted.prepare(0);
+  if (prepared.statementType !== StatementType.SELECT) {
+    const kind = StatementType[prepared.statementType] ?? 'unknown';
+    prepared.destroySync();
+    throw new WarehouseError(
+      `the model SQL must be a SELECT query; a ${kind} statement is refused because models are read-only`,
+    );
+  }
+  return prepared;
+}
+
+function checkUniqueNames(names: readonly string[]): void {
+  const seen = new Set<string>();
+  for (const name of names) {
+    if (seen.has(name)) {
+      throw new WarehouseError(`the query returns two columns named "${name}"; give one an alias`);
+    }
+    seen.add(name);
+  }
+}
+
+/**
+ * Opens an embedded DuckDB. The `database` file is opened read-only (relative to `directory` when
+ * both are given); `directory` becomes DuckDB's file_search_path, so `read_csv('customers.csv')` in a
+ * model finds the file there. Relative paths resolve against the working directory of the process.
+ */
+export async function openDuckdb(config: DuckdbConfig): Promise<Warehouse> {
+  const directory = config.directory ? path.resolve(config.directory) : undefined;
+  if (directory) await requireExisting(directory, 'directory', 'DuckDB directory');
+  const database = config.database ? path.resolve(directory ?? '.', config.database) : undefined;
+  if (database) await requireExisting(database, 'file', 'DuckDB database file');
+
+  const options: Record<string, string> = database ? { access_mode: 'READ_ONLY' } : {};
+  if (directory) options.file_search_path = directory;
+  let instance: DuckDBInstance;
+  try {
+    instance = await DuckDBInstance.create(database ?? ':memory:', options);
+  } catch (error) {
+    throw toWarehouseError(error);
+  }
+
+  const connections = new Set<DuckDBConnection>();
+  let closed = false;
+
+  /**
+   * One connection per operation, so one operation's interrupt (timeout, abort) cannot touch another.
+   * The timer interrupts the running query; DuckDB then fails it with "Interrupted!", which is
+   * reported as a timeout in the same words Postgres uses.
+   */
+  async function* withConnection<T>(
+    statementTimeoutMs: number | undefined,
+    signal: AbortSignal | undefined,
+    fn: (connection: DuckDBConnection) => AsyncGenerator<T>,
+  ): AsyncGenerator<T> {
+    if (closed) throw new WarehouseError('the DuckDB warehouse is closed');
+    signal?.throwIfAborted();
+    const connection = await instance.connect();
+    connections.add(connection);
+    let timedOut = false;
+    let aborted = false;
+    const timeout = Math.max(0, Math.floor(statementTimeoutMs ?? 0));
+    const timer =
+      timeout > 0
+        ? setTimeout(() => {
+            timedOut = true;
+            connection.interrupt();
+          }, timeout)
+        : undefined;
+    const onAbort = () => {
+      aborted = true;
+      connection.interrupt();
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      yield* fn(connection);
+    } catch (error) {
+      if (aborted) signal?.throwIfAborted();
+      if (timedOut) {
+        throw new WarehouseError(`canceling statement due to statement timeout (${timeout} ms)`, {
+          cause: error,
+          code: 'statement_timeout',
+        });
+      }
+      throw toWarehouseError(error);
+    } finally {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      connections.delete(connection);
+      connection.closeSync();
+    }
+  }
+
+  const describe = (prepared: DuckDBPreparedStatement): ColumnInfo[] => {
+    const columns: ColumnInfo[] = [];
+    for (let i = 0; i < prepared.columnCount; i++) {
+      const type = prepared.columnType(i);
+      // JSON is VARCHAR with an alias; the alias is the name a user wrote and expects back.
+      columns.push({ name: prepared.columnName(i), type: type.alias ?? type.toString() });
+    }
+    checkUniqueNames(columns.map((c) => c.name));
+    return columns;
+  };
+
+  async function* rows(connection: DuckDBConnection, sql: string, batchSize: number) {
+    const prepared = await prepareModel(connection, sql);
+    try {
+      const result = await prepared.stream();
+      const names = result.columnNames();
+      checkUniqueNames(names);
+      const converters = result.columnTypes().map(columnConverter);
+      let pending: WarehouseRow[] = [];
+      for (;;) {
+        const chunk = await result.fetchChunk();
+        if (!chunk || chunk.rowCount === 0) break;
+        const columns = chunk.getColumns();
+        for (let r = 0; r < chunk.rowCount; r++) {
+          const row: WarehouseRow = {};
+          for (let c = 0; c < names.length; c++) {
+            row[names[c] as string] = (converters[c] as (typeof converters)[number])(columns[c]?.[r] ?? null);
+          }
+          pending.push(row);
+          if (pending.length === batchSize) {
+            yield pending;
+            pending = [];
+          }
+        }
+      }
+      if (pending.length > 0) yield pending;
+    } finally {
+      prepared.destroySync();
+    }
+  }
+
+  const firstOf = async <T>(generator: AsyncGenerator<T>, fallback: T): Promise<T> => {
+    try {
+      const next = await generator.next();
+      return next.done ? fallback : next.value;
+    } finally {
+      await generator.return(undefined);
+    }
+  };
+
+  const columnsOf = async (sql: string, statementTimeoutMs: number | undefined) =>
+    firstOf(
+      withConnection(statementTimeoutMs, undefined, async function* (connection) {
+        const prepared = await prepareModel(connection, sql);
+        try {
+          yield describe(prepared);
+        } finally {
+          prepared.destroySync();
+        }
+      }),
+      [],
+    );
+
+  return {
+    async test() {
+      try {
+        const version = await firstOf(
+          withConnection(10_000, undefined, async function* (connection) {
+            const reader = await connection.runAndReadAll('select version() as version');
+            yield String(reader.getRowObjects()[0]?.version ?? '');
+          }),
+          '',
+        );
+        return { ok: true, message: `DuckDB ${version}` };
+      } catch (error) {
+        return { ok: false, message: toWarehouseError(error).message };
+      }
+    },
+
+    columns(sql, options) {
+      return columnsOf(sql, options?.statementTimeoutMs);
+    },
+
+    async preview(sql, limit, options) {
+      if (!Number.isInteger(limit) || limit < 0) {
+        throw new WarehouseError(`preview limit must be a whole number, got ${limit}`);
+      }
+      const columns = await columnsOf(sql, options?.statementTimeoutMs);
+      if (limit === 0) return { columns, rows: [] };
+      const batch = await firstOf(
+        withConnection(options?.statementTimeoutMs, undefined, (connection) => rows(connection, sql, limit)),
+        [],
+      );
+      return { columns, rows: batch };
+    },
+
+    async *stream(sql, { batchSize, signal, statementTimeoutMs }: StreamOptions) {
+      if (!Number.isInteger(batchSize) || batchSize < 1) {
+        throw new WarehouseError(`batchSize must be a positive whole number, got ${batchSize}`);
+      }
+      yield* withConnection(statementTimeoutMs, signal, (connection) => rows(connection, sql, batchSize));
+    },
+
+    async close() {
+      if (closed) return;
+      closed = true;
+      for (const connection of connections) {
+        connection.interrupt();
+        connection.closeSync();
+      }
+      connections.clear();
+      instance.closeSync();
+    },
+  };
+}
+
+export const duckdbDriver: WarehouseDriver<DuckdbConfig> = {
+  kind: 'duckdb',
+  label: 'DuckDB (embedded: a .duckdb file, or CSV and Parquet files in a folder)',
+  configSchema: duckdbConfigSchema,
+  secretFields: [],
+  open: openDuckdb,
+};
