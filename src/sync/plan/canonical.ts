@@ -1,0 +1,92 @@
+import type { WarehouseValue } from '../../warehouses/types.ts';
+
+/**
+ * Canonical JSON: the same data always gives the same text, whichever driver returned it, so the
+ * fingerprint changes only when a value the destination would see changes.
+ * - timestamps → ISO-8601 UTC (`toISOString`);
+ * - bigint → a number when it is a safe integer, else its decimal string (JSON numbers lose digits);
+ * - numbers that JSON cannot hold (NaN, ±Infinity) → their string; -0 → 0;
+ * - Uint8Array → base64;
+ * - objects with their keys sorted, at every depth.
+ * Decimals arrive from the warehouse drivers as exact text and are kept as that text.
+ */
+export function canonicalJson(value: WarehouseValue | undefined): string {
+  if (value === null || value === undefined) return 'null';
+  switch (typeof value) {
+    case 'string':
+      return JSON.stringify(value);
+    case 'number':
+      if (Number.isFinite(value)) return value === 0 ? '0' : String(value);
+      return `"${String(value)}"`;
+    case 'bigint':
+      return bigintJson(value);
+    case 'boolean':
+      return value ? 'true' : 'false';
+  }
+  if (value instanceof Date) return dateJson(value);
+  if (value instanceof Uint8Array)
+    return `"${Buffer.from(value.buffer, value.byteOffset, value.length).toString('base64')}"`;
+  if (Array.isArray(value)) {
+    let out = '[';
+    for (let i = 0; i < value.length; i++) {
+      if (i > 0) out += ',';
+      out += canonicalJson(value[i]);
+    }
+    return `${out}]`;
+  }
+  const keys = Object.keys(value).sort();
+  let out = '{';
+  let first = true;
+  for (const key of keys) {
+    const v = value[key];
+    // A key whose value is undefined is absent, as in JSON.stringify.
+    if (v === undefined) continue;
+    if (!first) out += ',';
+    first = false;
+    out += `${JSON.stringify(key)}:${canonicalJson(v)}`;
+  }
+  return `${out}}`;
+}
+
+function bigintJson(value: bigint): string {
+  const safe = value <= BigInt(Number.MAX_SAFE_INTEGER) && value >= BigInt(Number.MIN_SAFE_INTEGER);
+  return safe ? value.toString() : `"${value.toString()}"`;
+}
+
+function dateJson(value: Date): string {
+  // An invalid Date has no ISO form; its string is still stable and visible to a person.
+  return Number.isNaN(value.getTime()) ? `"${String(value)}"` : `"${value.toISOString()}"`;
+}
+
+/**
+ * A key or identifier value as the text stored in the snapshot: strings as they are, numbers and
+ * bigints in decimal, timestamps as ISO-8601 UTC, anything else as canonical JSON. Null stays null.
+ */
+export function canonicalText(value: WarehouseValue | undefined): string | null {
+  if (value === null || value === undefined) return null;
+  switch (typeof value) {
+    case 'string':
+      return value;
+    case 'number':
+      return value === 0 ? '0' : String(value);
+    case 'bigint':
+      return value.toString();
+    case 'boolean':
+      return value ? 'true' : 'false';
+  }
+  if (value instanceof Date) return Number.isNaN(value.getTime()) ? String(value) : value.toISOString();
+  return canonicalJson(value);
+}
+
+/** Whether a value holds a NUL character anywhere: Postgres text and jsonb cannot store one. */
+export function containsNul(value: WarehouseValue | undefined): boolean {
+  if (typeof value === 'string') return value.includes('\u0000');
+  if (value === null || typeof value !== 'object' || value instanceof Date || value instanceof Uint8Array) {
+    return false;
+  }
+  if (Array.isArray(value)) return value.some(containsNul);
+  for (const key of Object.keys(value)) {
+    if (key.includes('\u0000') || containsNul(value[key])) return true;
+  }
+  return false;
+}

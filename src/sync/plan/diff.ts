@@ -1,0 +1,198 @@
+import { z } from 'zod';
+import type { Json } from '../../../connectors/types.ts';
+import type { SyncMode } from '../../db/schema/index.ts';
+import type { Queryable } from '../../db/store.ts';
+import { invalidReasons } from './encode.ts';
+import type { StageTables } from './stage.ts';
+
+/**
+ * The diff, in SQL: the stage (this run's model rows) against the sync's snapshot (what the destination
+ * has accepted). Postgres does the set work; Node never holds more than a sample.
+ */
+
+export interface DiffContext {
+  runId: string;
+  syncId: string;
+  mode: SyncMode;
+  fullResync: boolean;
+  /** Whether any key occurs twice; when none does, the queries skip the duplicate check. */
+  hasDuplicates: boolean;
+}
+
+export interface PlannedCounts {
+  insert: number;
+  update: number;
+  upsert: number;
+  delete: number;
+  unchanged: number;
+  skipped: number;
+}
+
+/** The operation each added (and, except in insert mode, changed) row gets. */
+export function operationFor(mode: SyncMode): 'upsert' | 'update' | 'insert' {
+  return mode === 'mirror' ? 'upsert' : mode;
+}
+
+function validRows(ctx: DiffContext, tables: StageTables): string {
+  const dups = ctx.hasDuplicates ? ` and not exists (select 1 from ${tables.dups} d where d.pk = s.pk)` : '';
+  return `s.invalid is null${dups}`;
+}
+
+/** Which stage rows the run sends: all in a full resync, new ones in insert mode, else new or changed. */
+function changeFilter(ctx: DiffContext): string {
+  if (ctx.fullResync) return '';
+  if (ctx.mode === 'insert') return ' and t.pk is null';
+  return ' and (t.pk is null or t.fingerprint <> s.fp)';
+}
+
+/** Rows in the snapshot whose key the model no longer returns, valid or not. */
+function removedFrom(tables: StageTables, syncParam: string): string {
+  return `from sync_snapshots t
+    where t.sync_id = ${syncParam} and not exists (select 1 from ${tables.stage} s where s.pk = t.pk)`;
+}
+
+export async function countSnapshot(db: Queryable, syncId: string): Promise<number> {
+  const [row] = await db.query<{ n: number }>(
+    'select count(*)::int as n from sync_snapshots where sync_id = $1',
+    [syncId],
+  );
+  return row?.n ?? 0;
+}
+
+/**
+ * Writes the run's outbox: invalid rows with Ebb's reason, then one INSERT … SELECT per kind of change.
+ * Idempotency keys are md5(sync:operation:fingerprint:pk), the key last so no two inputs collide.
+ */
+export async function writeOutbox(
+  db: Queryable,
+  tables: StageTables,
+  ctx: DiffContext,
+  knownInvalid: number,
+): Promise<{ invalid: number; planned: Omit<PlannedCounts, 'unchanged'> }> {
+  let invalid = 0;
+  if (knownInvalid > 0 || ctx.hasDuplicates) {
+    invalid = await db.execute(
+      `insert into run_records (run_id, sync_id, pk, fingerprint, payload, identifier, status, reason)
+         select $1, $2, s.pk, s.fp, s.payload::jsonb, s.ident, 'invalid',
+                case when d.pk is not null then $3 else s.invalid end
+         from ${tables.stage} s left join ${tables.dups} d on d.pk = s.pk
+         where s.invalid is not null or d.pk is not null`,
+      [ctx.runId, ctx.syncId, invalidReasons.duplicatePrimaryKey],
+    );
+  }
+  const operation = operationFor(ctx.mode);
+  const sent = await db.execute(
+    `insert into run_records (run_id, sync_id, pk, operation, fingerprint, payload, identifier,
+         destination_record_id, idempotency_key, status)
+       select $1, $2, s.pk, $3, s.fp, s.payload::jsonb, s.ident, t.destination_record_id,
+              md5($2::text || ':' || $3::text || ':' || s.fp || ':' || s.pk), 'pending'
+       from ${tables.stage} s left join sync_snapshots t on t.sync_id = $2 and t.pk = s.pk
+       where ${validRows(ctx, tables)}${changeFilter(ctx)}`,
+    [ctx.runId, ctx.syncId, operation],
+  );
+  let deleted = 0;
+  if (ctx.mode === 'mirror' && !ctx.fullResync) {
+    deleted = await db.execute(
+      `insert into run_records (run_id, sync_id, pk, operation, fingerprint, payload, identifier,
+         destination_record_id, idempotency_key, status)
+       select $1, $2, t.pk, 'delete', t.fingerprint, '{}'::jsonb, t.identifier, t.destination_record_id,
+              md5($2::text || ':delete:' || t.fingerprint || ':' || t.pk), 'pending'
+       ${removedFrom(tables, '$2')}`,
+      [ctx.runId, ctx.syncId],
+    );
+  }
+  let skipped = 0;
+  if (ctx.mode === 'insert' && !ctx.fullResync) {
+    const [row] = await db.query<{ n: number }>(
+      `select count(*)::int as n from ${tables.stage} s
+         join sync_snapshots t on t.sync_id = $1 and t.pk = s.pk
+         where ${validRows(ctx, tables)} and t.fingerprint <> s.fp`,
+      [ctx.syncId],
+    );
+    skipped = row?.n ?? 0;
+  }
+  return {
+    invalid,
+    planned: {
+      insert: operation === 'insert' ? sent : 0,
+      update: operation === 'update' ? sent : 0,
+      upsert: operation === 'upsert' ? sent : 0,
+      delete: deleted,
+      skipped,
+    },
+  };
+}
+
+/** Counts what `writeOutbox` would write, writing nothing (dry runs). */
+export async function countDiff(
+  db: Queryable,
+  tables: StageTables,
+  ctx: DiffContext,
+): Promise<{ invalid: number; added: number; changed: number; removed: number }> {
+  const [rows] = await db.query<{ invalid: number; added: number; changed: number }>(
+    `select count(*) filter (where s.invalid is not null or d.pk is not null)::int as invalid,
+              count(*) filter (where s.invalid is null and d.pk is null and t.pk is null)::int as added,
+              count(*) filter (where s.invalid is null and d.pk is null and t.fingerprint <> s.fp)::int as changed
+       from ${tables.stage} s
+       left join ${tables.dups} d on d.pk = s.pk
+       left join sync_snapshots t on t.sync_id = $1 and t.pk = s.pk`,
+    [ctx.syncId],
+  );
+  let removed = 0;
+  if (ctx.mode === 'mirror' && !ctx.fullResync) {
+    const [row] = await db.query<{ n: number }>(`select count(*)::int as n ${removedFrom(tables, '$1')}`, [
+      ctx.syncId,
+    ]);
+    removed = row?.n ?? 0;
+  }
+  return { invalid: rows?.invalid ?? 0, added: rows?.added ?? 0, changed: rows?.changed ?? 0, removed };
+}
+
+export interface PlanSample {
+  pk: string;
+  identifier: string | null;
+  /** The mapped fields as they would be sent; empty for removals. */
+  fields: Record<string, Json>;
+}
+
+const SAMPLE_SIZE = 10;
+const sampleRow = z.object({
+  pk: z.string(),
+  identifier: z.string().nullable(),
+  payload: z.string().nullable(),
+});
+const fieldsSchema = z.record(z.string(), z.json());
+
+function toSample(raw: unknown): PlanSample {
+  const row = sampleRow.parse(raw);
+  const fields =
+    row.payload === null ? {} : (fieldsSchema.parse(JSON.parse(row.payload)) as Record<string, Json>);
+  return { pk: row.pk, identifier: row.identifier, fields };
+}
+
+/** Up to ten rows of each kind of change, by key, for a dry run. */
+export async function sampleDiff(
+  db: Queryable,
+  tables: StageTables,
+  ctx: DiffContext,
+): Promise<{ added: PlanSample[]; changed: PlanSample[]; removed: PlanSample[] }> {
+  const fromStage = (filter: string) =>
+    db.query(
+      `select s.pk, s.ident as identifier, s.payload
+         from ${tables.stage} s left join sync_snapshots t on t.sync_id = $1 and t.pk = s.pk
+         where ${validRows(ctx, tables)} and ${filter}
+         order by s.pk limit ${SAMPLE_SIZE}`,
+      [ctx.syncId],
+    );
+  const added = await fromStage('t.pk is null');
+  const changed = await fromStage('t.fingerprint <> s.fp');
+  const removed =
+    ctx.mode === 'mirror' && !ctx.fullResync
+      ? await db.query(
+          `select t.pk, t.identifier, null as payload ${removedFrom(tables, '$1')}
+           order by t.pk limit ${SAMPLE_SIZE}`,
+          [ctx.syncId],
+        )
+      : [];
+  return { added: added.map(toSample), changed: changed.map(toSample), removed: removed.map(toSample) };
+}

@@ -1,0 +1,85 @@
+import { hash } from 'node:crypto';
+import type { FieldMapping, IdentifierMapping } from '../../db/schema/index.ts';
+import { copyValue } from '../../db/store.ts';
+import type { WarehouseRow } from '../../warehouses/types.ts';
+import { canonicalJson, canonicalText, containsNul } from './canonical.ts';
+
+/** Ebb's reasons for not sending a row; shown to users in the per-row log. */
+export const invalidReasons = {
+  nullPrimaryKey: 'null primary key',
+  duplicatePrimaryKey: 'duplicate primary key',
+  nullIdentifier: 'null identifier',
+  nul: 'a value contains a NUL character, which the state store cannot hold',
+} as const;
+
+/** The staging table's columns, in the order `encodeRow` writes them. */
+export const stageColumns = ['pk', 'fp', 'ident', 'invalid', 'payload'] as const;
+
+export interface RowEncoder {
+  /** One COPY text line for the stage, and whether Ebb already knows the row is invalid. */
+  encode(row: WarehouseRow): { line: string; invalid: boolean };
+}
+
+export interface EncoderInput {
+  primaryKey: string;
+  mappings: readonly FieldMapping[];
+  identifier: IdentifierMapping | null;
+}
+
+function escapeCopy(value: string): string {
+  // Most values need no escaping; testing first avoids a replace per value.
+  return /[\\\t\n\r]/.test(value) ? copyValue(value) : value;
+}
+
+/**
+ * Maps a model row onto destination fields and fingerprints it. The fingerprint covers only what the
+ * destination would receive (the mapped fields and the identifier), so a change in an unmapped column
+ * sends nothing and a changed mapping resends exactly the rows whose payload changed.
+ */
+export function createRowEncoder(input: EncoderInput): RowEncoder {
+  // Fields in sorted order: the payload text is canonical without sorting per row.
+  const fields = [...input.mappings]
+    .sort((a, b) => (a.to < b.to ? -1 : a.to > b.to ? 1 : 0))
+    .map((m) => ({ from: m.from, key: `${JSON.stringify(m.to)}:`, skipNull: m.skipNull === true }));
+  const identifier = input.identifier;
+  const identifierTag = identifier ? `\n${JSON.stringify(identifier.to)}\n` : '';
+  const primaryKey = input.primaryKey;
+
+  return {
+    encode(row) {
+      let payload = '{';
+      let first = true;
+      for (const field of fields) {
+        const value = row[field.from];
+        if (field.skipNull && (value === null || value === undefined)) continue;
+        if (!first) payload += ',';
+        first = false;
+        payload += field.key + canonicalJson(value);
+      }
+      payload += '}';
+
+      const pk = canonicalText(row[primaryKey]);
+      const ident = identifier ? canonicalText(row[identifier.from]) : null;
+      let invalid: string | null = null;
+      if (pk === null) invalid = invalidReasons.nullPrimaryKey;
+      else if (identifier && ident === null) invalid = invalidReasons.nullIdentifier;
+
+      // JSON escapes NUL as \u0000; only then is the costlier exact check worth making.
+      const nul =
+        (payload.includes('\\u0000') && fields.some((f) => containsNul(row[f.from]))) ||
+        pk?.includes('\u0000') === true ||
+        ident?.includes('\u0000') === true;
+      if (nul) {
+        // The key is kept when it can be, so a mirror run never deletes a row that is present.
+        const key = pk === null || pk.includes('\u0000') ? '\\N' : escapeCopy(pk);
+        return { line: `${key}\t\\N\t\\N\t${invalidReasons.nul}\t\\N\n`, invalid: true };
+      }
+
+      const fp = hash('sha256', identifier ? payload + identifierTag + (ident ?? '') : payload, 'base64url');
+      const line = `${pk === null ? '\\N' : escapeCopy(pk)}\t${fp}\t${ident === null ? '\\N' : escapeCopy(ident)}\t${
+        invalid === null ? '\\N' : invalid
+      }\t${escapeCopy(payload)}\n`;
+      return { line, invalid: invalid !== null };
+    },
+  };
+}

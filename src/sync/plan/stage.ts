@@ -1,0 +1,103 @@
+import { hash } from 'node:crypto';
+import type { Queryable, Store } from '../../db/store.ts';
+import { ident } from '../../db/store.ts';
+import type { Warehouse } from '../../warehouses/types.ts';
+import { type RowEncoder, stageColumns } from './encode.ts';
+
+/**
+ * The per-run staging tables: `stage` holds every model row as (pk, fingerprint, identifier, invalid
+ * reason, payload text), `dups` the keys that occur more than once. UNLOGGED: they are rebuilt from the
+ * model when a run resumes, so they need no write-ahead log.
+ */
+export interface StageTables {
+  stage: string;
+  dups: string;
+}
+
+export function stageTables(runId: string): StageTables {
+  // Hashed, so any run id gives a safe identifier well under Postgres's 63-byte limit.
+  const stage = `ebb_stage_${hash('sha256', runId, 'hex').slice(0, 24)}`;
+  const dups = `${stage}_dups`;
+  // Validated once here; the names are lowercase and safe to write into SQL unquoted.
+  ident(stage);
+  ident(dups);
+  return { stage, dups };
+}
+
+export async function dropStage(db: Queryable, tables: StageTables): Promise<void> {
+  await db.execute(`drop table if exists ${tables.stage}`);
+  await db.execute(`drop table if exists ${tables.dups}`);
+}
+
+export async function createStage(db: Queryable, tables: StageTables): Promise<void> {
+  await dropStage(db, tables);
+  await db.execute(
+    `create unlogged table ${tables.stage} (pk text, fp text, ident text, invalid text, payload text)`,
+  );
+}
+
+export interface LoadInput {
+  sql: string;
+  warehouse: Warehouse;
+  batchSize: number;
+  statementTimeoutMs: number;
+  signal: AbortSignal;
+  onProgress?: (p: { rowsRead: number }) => void;
+}
+
+/**
+ * Streams the model into the stage with COPY, one warehouse batch at a time, so memory holds one batch
+ * whatever the model's size. Returns the rows read and how many Ebb already knows are invalid.
+ */
+export async function loadStage(
+  store: Store,
+  tables: StageTables,
+  encoder: RowEncoder,
+  input: LoadInput,
+): Promise<{ rows: number; invalid: number }> {
+  let rows = 0;
+  let invalid = 0;
+  let failure: { error: unknown } | undefined;
+  async function* chunks(): AsyncGenerator<string> {
+    // A failing source ends the COPY cleanly and is rethrown after it: a COPY aborted half-way would
+    // leave the state store's connection in copy mode.
+    try {
+      const batches = input.warehouse.stream(input.sql, {
+        batchSize: input.batchSize,
+        signal: input.signal,
+        statementTimeoutMs: input.statementTimeoutMs,
+      });
+      for await (const batch of batches) {
+        input.signal.throwIfAborted();
+        const lines: string[] = new Array(batch.length);
+        for (let i = 0; i < batch.length; i++) {
+          const encoded = encoder.encode(batch[i] ?? {});
+          lines[i] = encoded.line;
+          if (encoded.invalid) invalid++;
+        }
+        rows += batch.length;
+        input.onProgress?.({ rowsRead: rows });
+        yield lines.join('');
+      }
+    } catch (error) {
+      failure = { error };
+    }
+  }
+  await store.copyIn(tables.stage, stageColumns, chunks());
+  if (failure) throw failure.error;
+  return { rows, invalid };
+}
+
+/**
+ * Finds duplicated keys and gives the planner row counts for the diff joins. Returns whether any key
+ * occurs more than once.
+ */
+export async function indexStage(db: Queryable, tables: StageTables): Promise<boolean> {
+  await db.execute(
+    `create unlogged table ${tables.dups} as
+       select pk from ${tables.stage} where pk is not null group by pk having count(*) > 1`,
+  );
+  await db.execute(`analyze ${tables.stage}`);
+  const [row] = await db.query<{ any: boolean }>(`select exists (select 1 from ${tables.dups}) as any`);
+  return row?.any === true;
+}
