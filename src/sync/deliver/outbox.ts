@@ -1,0 +1,183 @@
+import type { Json, PlannedChange } from '../../../connectors/types.ts';
+import type { Queryable, Store } from '../../db/client.ts';
+import type { RecordOperation, RunCounts } from '../../db/schema/index.ts';
+
+/** One pending record of a run's outbox, as delivery reads it. */
+export interface OutboxRecord {
+  id: number;
+  pk: string;
+  operation: RecordOperation;
+  fingerprint: string | null;
+  payload: Record<string, Json> | null;
+  identifier: string | null;
+  destinationRecordId: string | null;
+  idempotencyKey: string;
+  attempts: number;
+}
+
+/** A final outcome for one record, ready to be written. */
+export type RecordResult =
+  | { record: OutboxRecord; status: 'accepted'; attempts: number; destinationRecordId: string | null }
+  | { record: OutboxRecord; status: 'rejected'; attempts: number; reason: string };
+
+/** The delivery owner no longer holds the run: another worker took it over, or it was handed back. */
+export class LeaseLostError extends Error {
+  override name = 'LeaseLostError';
+}
+
+/**
+ * One keyset page of pending records, in id order. Pages keep memory bounded by the page size however
+ * large the outbox is (invariant 4).
+ */
+export async function readPendingPage(
+  store: Store,
+  runId: string,
+  afterId: number,
+  limit: number,
+): Promise<OutboxRecord[]> {
+  const rows = await store.query<OutboxRecord & { pk: string | null; idempotencyKey: string | null }>(
+    `select id, pk, operation, fingerprint, payload, identifier,
+       destination_record_id as "destinationRecordId", idempotency_key as "idempotencyKey", attempts
+     from run_records
+     where run_id = $1 and status = 'pending' and id > $2
+     order by id
+     limit $3`,
+    [runId, afterId, limit],
+  );
+  return rows.map((row) => ({
+    ...row,
+    id: Number(row.id),
+    // planRun writes both for every pending record; the fallbacks only keep a malformed row deliverable.
+    pk: row.pk ?? '',
+    idempotencyKey: row.idempotencyKey ?? `${runId}:${row.id}`,
+  }));
+}
+
+export function toChange(record: OutboxRecord): PlannedChange {
+  return {
+    key: record.pk,
+    operation: record.operation,
+    idempotencyKey: record.idempotencyKey,
+    identifier: record.identifier,
+    destinationRecordId: record.destinationRecordId,
+    fields: record.operation === 'delete' ? {} : (record.payload ?? {}),
+  };
+}
+
+/** The JSON size of a change as a connector will roughly send it, for the batch byte cap. */
+export function changeBytes(change: PlannedChange): number {
+  return Buffer.byteLength(JSON.stringify(change));
+}
+
+/**
+ * Records a batch's outcomes and advances the snapshot in one transaction (invariant 2): an accepted
+ * upsert/insert/update writes the fingerprint the destination now holds; an accepted delete removes the
+ * snapshot row; a rejection leaves the snapshot as it was, so the row comes back next run. The run row
+ * is the fence: if this worker no longer owns the run, nothing is written.
+ */
+export async function recordResults(
+  store: Store,
+  run: { id: string; syncId: string; workerId: string },
+  results: readonly RecordResult[],
+): Promise<void> {
+  if (results.length === 0) return;
+  const accepted = results.filter((r) => r.status === 'accepted').length;
+  const rejected = results.length - accepted;
+  await store.transaction(async (tx) => {
+    const owned = await tx.execute(
+      `update sync_runs set updated_at = now(), counts = ${bumpCounts('$3', '$4')}
+       where id = $1 and worker_id = $2 and status = 'running'`,
+      [run.id, run.workerId, accepted, rejected],
+    );
+    if (owned === 0) throw new LeaseLostError(`run ${run.id} is no longer held by ${run.workerId}`);
+    await writeRecords(tx, run.id, results);
+    await advanceSnapshot(tx, run, results);
+  });
+}
+
+/** counts.accepted += a, counts.rejected += r, counts.pending -= a + r, in SQL so batches never race. */
+function bumpCounts(a: string, r: string): string {
+  const field = (name: string) => `coalesce((counts->>'${name}')::int, 0)`;
+  return `coalesce(counts, '{}'::jsonb) || jsonb_build_object(
+    'accepted', ${field('accepted')} + ${a}::int,
+    'rejected', ${field('rejected')} + ${r}::int,
+    'pending', greatest(${field('pending')} - ${a}::int - ${r}::int, 0))`;
+}
+
+async function writeRecords(tx: Queryable, runId: string, results: readonly RecordResult[]) {
+  const rows = results.map((r) => ({
+    id: r.record.id,
+    status: r.status,
+    attempts: r.attempts,
+    reason: r.status === 'rejected' ? r.reason : null,
+    destination_record_id: r.status === 'accepted' ? r.destinationRecordId : r.record.destinationRecordId,
+  }));
+  await tx.execute(
+    `update run_records r
+     set status = x.status, attempts = x.attempts, reason = x.reason,
+       destination_record_id = x.destination_record_id, updated_at = now()
+     from jsonb_to_recordset($2::jsonb) as x(id bigint, status text, attempts int, reason text,
+       destination_record_id text)
+     where r.id = x.id and r.run_id = $1 and r.status = 'pending'`,
+    [runId, JSON.stringify(rows)],
+  );
+}
+
+async function advanceSnapshot(
+  tx: Queryable,
+  run: { id: string; syncId: string },
+  results: readonly RecordResult[],
+) {
+  const upserts: { pk: string; fingerprint: string; identifier: string | null; drid: string | null }[] = [];
+  const deletes: string[] = [];
+  for (const r of results) {
+    if (r.status !== 'accepted') continue;
+    if (r.record.operation === 'delete') deletes.push(r.record.pk);
+    else {
+      upserts.push({
+        pk: r.record.pk,
+        fingerprint: r.record.fingerprint ?? '',
+        identifier: r.record.identifier,
+        drid: r.destinationRecordId ?? r.record.destinationRecordId,
+      });
+    }
+  }
+  if (upserts.length > 0) {
+    await tx.execute(
+      `insert into sync_snapshots (sync_id, pk, fingerprint, identifier, destination_record_id, run_id, updated_at)
+       select $1, x.pk, x.fingerprint, x.identifier, x.drid, $2, now()
+       from jsonb_to_recordset($3::jsonb) as x(pk text, fingerprint text, identifier text, drid text)
+       on conflict (sync_id, pk) do update set fingerprint = excluded.fingerprint,
+         identifier = excluded.identifier,
+         destination_record_id = coalesce(excluded.destination_record_id, sync_snapshots.destination_record_id),
+         run_id = excluded.run_id, updated_at = now()`,
+      [run.syncId, run.id, JSON.stringify(upserts)],
+    );
+  }
+  if (deletes.length > 0) {
+    await tx.execute(
+      `delete from sync_snapshots where sync_id = $1
+       and pk in (select value from jsonb_array_elements_text($2::jsonb))`,
+      [run.syncId, JSON.stringify(deletes)],
+    );
+  }
+}
+
+/** Exact counts by outcome from the outbox, for the end of a run. */
+export async function countOutcomes(
+  store: Queryable,
+  runId: string,
+): Promise<Pick<RunCounts, 'accepted' | 'rejected' | 'invalid' | 'pending' | 'cancelled'>> {
+  const rows = await store.query<{ status: string; n: number }>(
+    'select status, count(*)::int as n from run_records where run_id = $1 group by status',
+    [runId],
+  );
+  const by = Object.fromEntries(rows.map((r) => [r.status, Number(r.n)]));
+  return {
+    accepted: by.accepted ?? 0,
+    rejected: by.rejected ?? 0,
+    invalid: by.invalid ?? 0,
+    pending: by.pending ?? 0,
+    cancelled: by.cancelled ?? 0,
+  };
+}

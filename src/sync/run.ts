@@ -1,0 +1,366 @@
+import type { Queryable } from '../db/client.ts';
+import type { RunCounts, RunPhase, RunStatus } from '../db/schema/index.ts';
+import {
+  type ClaimedRun,
+  type EngineDeps,
+  loadRunContext,
+  type PlanResult,
+  type RunContext,
+  RunSetupError,
+} from './context.ts';
+import { type DeliveryEnd, deliverRun } from './deliver/index.ts';
+import { countOutcomes, LeaseLostError } from './deliver/outbox.ts';
+import { defaultRetryPolicy, systemClock } from './deliver/retry.ts';
+
+/** Why a run did not succeed, as a closed set (shown by the API and the CLI with the message). */
+export type RunErrorCode =
+  | 'sync_paused'
+  | 'setup_failed'
+  | 'plan_failed'
+  | 'mass_delete_guard'
+  | 'quota_exhausted'
+  | 'destination_fatal'
+  | 'cancelled'
+  | 'internal_error';
+
+export type RunEnd =
+  | { status: Exclude<RunStatus, 'queued' | 'running'>; errorCode?: RunErrorCode; message?: string }
+  /** The worker is stopping: the run went back to the queue for another worker to resume. */
+  | { status: 'handed_back' }
+  /** Another worker holds the run now; this one recorded nothing more. */
+  | { status: 'lease_lost' };
+
+export interface ExecuteOptions {
+  /** Graceful stop: finish in-flight batches, then hand the run back to the queue. */
+  drain?: AbortSignal;
+  /** Called with the run's counts as planning finishes and as each batch lands. */
+  onProgress?: (counts: RunCounts) => void;
+}
+
+type Fence = Pick<ClaimedRun, 'id' | 'syncId' | 'workerId'>;
+type FinalEnd = Extract<RunEnd, { status: RunStatus }>;
+
+/**
+ * Executes a claimed run from its persisted phase: planning (the outbox), the mass-delete guard,
+ * delivery, finish. `signal` aborts hard (lease lost, process dying): nothing more is recorded and the
+ * next owner resumes from the outbox.
+ */
+export async function executeRun(
+  deps: EngineDeps,
+  claimed: ClaimedRun,
+  signal: AbortSignal,
+  options: ExecuteOptions = {},
+): Promise<RunEnd> {
+  const fence: Fence = claimed;
+  const startedAt = Date.now();
+  try {
+    let ctx: RunContext;
+    try {
+      ctx = await loadRunContext(deps, claimed.syncId);
+    } catch (error) {
+      if (!(error instanceof RunSetupError)) throw error;
+      return await finish(deps, fence, {
+        status: 'failed',
+        errorCode: 'setup_failed',
+        message: error.message,
+      });
+    }
+    if (ctx.sync.pausedReason) {
+      return await finish(deps, fence, {
+        status: 'failed',
+        errorCode: 'sync_paused',
+        message: `The sync is paused: ${ctx.sync.pausedReason}. Fix the cause, then resume the sync.`,
+      });
+    }
+    let phase: RunPhase = claimed.phase;
+    if (phase === 'pending' || phase === 'planning') {
+      if (await isCancelRequested(deps.store, fence.id)) return await finishCancelled(deps, fence);
+      await setPhase(deps.store, fence, 'planning');
+      const planStarted = Date.now();
+      let plan: PlanResult;
+      try {
+        plan = await runPlanner(deps, claimed, ctx, signal);
+      } catch (error) {
+        if (signal.aborted) return { status: 'lease_lost' };
+        const message = error instanceof Error ? error.message : String(error);
+        deps.logger.warn({ err: error, runId: fence.id }, 'planning failed');
+        return await finish(deps, fence, { status: 'failed', errorCode: 'plan_failed', message });
+      }
+      const planningMs = Date.now() - planStarted;
+      if (claimed.dryRun) {
+        return await finish(deps, fence, { status: 'succeeded' }, { plan, timings: { planningMs } });
+      }
+      const counts = await plannedCounts(deps.store, fence.id, plan);
+      await setPhase(deps.store, fence, 'planned', { counts, timings: { planningMs } });
+      options.onProgress?.(counts);
+      phase = 'planned';
+    }
+    if (phase === 'planned') {
+      if (ctx.sync.mode === 'mirror' && !claimed.allowMassDelete) {
+        const blocked = await massDeleteGuard(deps.store, fence, ctx);
+        if (blocked) return await finish(deps, fence, blocked);
+      }
+      await setPhase(deps.store, fence, 'delivering');
+      phase = 'delivering';
+    }
+    const deliverStarted = Date.now();
+    const end = await deliver(deps, fence, ctx, signal, options);
+    if (signal.aborted) return { status: 'lease_lost' };
+    if (end.kind === 'drain') {
+      await handBack(deps.store, fence);
+      return { status: 'handed_back' };
+    }
+    return await finishDelivery(deps, fence, ctx, end, Date.now() - deliverStarted);
+  } catch (error) {
+    if (error instanceof LeaseLostError || signal.aborted) return { status: 'lease_lost' };
+    deps.logger.error({ err: error, runId: fence.id }, 'run failed unexpectedly');
+    const message = error instanceof Error ? error.message : String(error);
+    return finish(deps, fence, { status: 'failed', errorCode: 'internal_error', message }).catch(
+      (recordError: unknown) => {
+        // The store itself is failing; the lease will expire and another worker resumes the run.
+        deps.logger.error({ err: recordError, runId: fence.id }, 'could not record the run failure');
+        return { status: 'lease_lost' } as const;
+      },
+    );
+  } finally {
+    deps.logger.debug({ runId: fence.id, ms: Date.now() - startedAt }, 'run execution ended');
+  }
+}
+
+async function runPlanner(
+  deps: EngineDeps,
+  claimed: ClaimedRun,
+  ctx: RunContext,
+  signal: AbortSignal,
+): Promise<PlanResult> {
+  const warehouse = await ctx.source.driver.open(ctx.source.config);
+  try {
+    return await deps.planRun(deps.store, {
+      runId: claimed.id,
+      syncId: claimed.syncId,
+      mode: ctx.sync.mode,
+      fullResync: claimed.fullResync,
+      dryRun: claimed.dryRun,
+      primaryKey: ctx.model.primaryKey,
+      mappings: ctx.sync.mappings,
+      identifier: ctx.sync.identifier,
+      sql: ctx.model.sql,
+      warehouse,
+      statementTimeoutMs: deps.config.warehouseStatementTimeoutMs,
+      signal,
+      logger: deps.logger.child({ runId: claimed.id }),
+    });
+  } finally {
+    await warehouse.close();
+  }
+}
+
+async function plannedCounts(store: Queryable, runId: string, plan: PlanResult): Promise<RunCounts> {
+  const outcomes = await countOutcomes(store, runId);
+  return { rows: plan.rows, planned: plan.planned, ...outcomes };
+}
+
+/**
+ * Invariant 7: a mirror run that would remove more than the sync's share of its records AND more than
+ * its minimum count stops before sending anything.
+ */
+async function massDeleteGuard(
+  deps: Queryable,
+  fence: Fence,
+  ctx: RunContext,
+): Promise<FinalEnd | undefined> {
+  const [row] = await deps.query<{ deletes: number; synced: number }>(
+    `select
+       (select count(*)::int from run_records
+          where run_id = $1 and status = 'pending' and operation = 'delete') as deletes,
+       (select count(*)::int from sync_snapshots where sync_id = $2) as synced`,
+    [fence.id, fence.syncId],
+  );
+  const deletes = Number(row?.deletes ?? 0);
+  const synced = Number(row?.synced ?? 0);
+  const { massDeleteMaxShare: share, massDeleteMinCount: min } = ctx.sync;
+  if (deletes <= min || deletes <= share * synced) return undefined;
+  const pct = (n: number) => `${Math.round(n * 1000) / 10}%`;
+  return {
+    status: 'failed',
+    errorCode: 'mass_delete_guard',
+    message:
+      `This run would delete ${deletes} of ${synced} synced records (${pct(deletes / Math.max(synced, 1))}), ` +
+      `more than the sync allows (${pct(share)} and more than ${min} records). Nothing was sent. ` +
+      'If the deletions are intended, start a run with allowMassDelete: true.',
+  };
+}
+
+function deliver(
+  deps: EngineDeps,
+  fence: Fence,
+  ctx: RunContext,
+  signal: AbortSignal,
+  options: ExecuteOptions,
+): Promise<DeliveryEnd> {
+  const { connector, config } = ctx.destination;
+  const logger = deps.logger.child({ runId: fence.id, syncId: fence.syncId });
+  const client = connector.create(config, { logger, allowPrivateNetwork: deps.config.allowPrivateNetwork });
+  const reportProgress = async () => {
+    if (!options.onProgress) return;
+    const [row] = await deps.store.query<{ counts: RunCounts | null }>(
+      'select counts from sync_runs where id = $1',
+      [fence.id],
+    );
+    if (row?.counts) options.onProgress(row.counts);
+  };
+  return deliverRun({
+    store: deps.store,
+    run: fence,
+    connector,
+    config,
+    client,
+    context: {
+      syncId: fence.syncId,
+      runId: fence.id,
+      object: ctx.sync.object,
+      mode: ctx.sync.mode,
+      identifierField: ctx.sync.identifier?.to ?? null,
+      signal,
+      logger,
+    },
+    limiters: deps.limiters,
+    policy: { ...defaultRetryPolicy, ...deps.retry },
+    clock: deps.clock ?? systemClock,
+    logger,
+    drain: options.drain ?? new AbortController().signal,
+    onBatch: () => {
+      reportProgress().catch((error: unknown) => logger.warn({ err: error }, 'progress report failed'));
+    },
+  }).finally(() => client.close?.());
+}
+
+async function finishDelivery(
+  deps: EngineDeps,
+  fence: Fence,
+  ctx: RunContext,
+  end: Exclude<DeliveryEnd, { kind: 'drain' }>,
+  deliveringMs: number,
+): Promise<RunEnd> {
+  const extra = { deliveringMs };
+  if (end.kind === 'cancelled') return finishCancelled(deps, fence, extra);
+  if (end.kind === 'fatal') {
+    if (end.pauseSync) {
+      await deps.store.execute(
+        'update syncs set paused_reason = $2, updated_at = now() where id = $1 and paused_reason is null',
+        [ctx.sync.id, end.reason],
+      );
+    }
+    const paused = end.pauseSync ? ' The sync is paused until it is resumed.' : '';
+    return finish(
+      deps,
+      fence,
+      { status: 'failed', errorCode: 'destination_fatal', message: `${end.reason}${paused}` },
+      { timings: extra },
+    );
+  }
+  if (end.kind === 'quota') {
+    const reset = end.resetAt ? ` It resets at ${end.resetAt.toISOString()}.` : '';
+    return finish(
+      deps,
+      fence,
+      {
+        status: 'partial',
+        errorCode: 'quota_exhausted',
+        message: `The destination's quota is spent: ${end.reason}.${reset} Unsent records stay pending for the next run.`,
+      },
+      { timings: extra },
+    );
+  }
+  const outcomes = await countOutcomes(deps.store, fence.id);
+  const clean = outcomes.rejected + outcomes.invalid + outcomes.pending === 0;
+  return finish(deps, fence, { status: clean ? 'succeeded' : 'partial' }, { timings: extra });
+}
+
+async function finishCancelled(deps: EngineDeps, fence: Fence, timings?: Record<string, number>) {
+  await deps.store.execute(
+    `update run_records set status = 'cancelled', reason = 'the run was cancelled before this record was sent',
+       updated_at = now()
+     where run_id = $1 and status = 'pending'`,
+    [fence.id],
+  );
+  return finish(
+    deps,
+    fence,
+    { status: 'cancelled', errorCode: 'cancelled', message: 'Cancelled; unsent records come back next run.' },
+    { timings },
+  );
+}
+
+/** Writes the run's final status, exact counts and timings; fenced on the lease like every write. */
+async function finish(
+  deps: EngineDeps,
+  fence: Fence,
+  end: FinalEnd,
+  extra: { plan?: PlanResult; timings?: Record<string, number> } = {},
+): Promise<RunEnd> {
+  const outcomes = await countOutcomes(deps.store, fence.id);
+  const updated = await deps.store.execute(
+    `update sync_runs set status = $3, error_code = $4, error_message = $5, phase = 'done',
+       counts = coalesce(counts, '{}'::jsonb) || $6::jsonb,
+       plan = coalesce($7::jsonb, plan),
+       timings = coalesce(timings, '{}'::jsonb) || $8::jsonb,
+       finished_at = now(), updated_at = now(), lease_expires_at = null
+     where id = $1 and worker_id = $2 and status = 'running'`,
+    [
+      fence.id,
+      fence.workerId,
+      end.status,
+      end.errorCode ?? null,
+      end.message ?? null,
+      JSON.stringify(
+        extra.plan
+          ? { rows: extra.plan.rows, planned: extra.plan.planned, ...outcomes, invalid: extra.plan.invalid }
+          : outcomes,
+      ),
+      extra.plan ? JSON.stringify(extra.plan) : null,
+      JSON.stringify(extra.timings ?? {}),
+    ],
+  );
+  if (updated === 0) return { status: 'lease_lost' };
+  deps.logger.info({ runId: fence.id, status: end.status, errorCode: end.errorCode }, 'run finished');
+  return end;
+}
+
+async function setPhase(
+  store: Queryable,
+  fence: Fence,
+  phase: RunPhase,
+  extra: { counts?: RunCounts; timings?: Record<string, number> } = {},
+) {
+  const updated = await store.execute(
+    `update sync_runs set phase = $3, counts = coalesce($4::jsonb, counts),
+       timings = coalesce(timings, '{}'::jsonb) || $5::jsonb, updated_at = now()
+     where id = $1 and worker_id = $2 and status = 'running'`,
+    [
+      fence.id,
+      fence.workerId,
+      phase,
+      extra.counts ? JSON.stringify(extra.counts) : null,
+      JSON.stringify(extra.timings ?? {}),
+    ],
+  );
+  if (updated === 0) throw new LeaseLostError(`run ${fence.id} is no longer held by ${fence.workerId}`);
+}
+
+async function isCancelRequested(store: Queryable, runId: string): Promise<boolean> {
+  const [row] = await store.query<{ c: boolean }>(
+    'select cancel_requested as c from sync_runs where id = $1',
+    [runId],
+  );
+  return row?.c ?? false;
+}
+
+/** Graceful stop: the run goes back to the queue with its outbox, for any worker to resume at once. */
+async function handBack(store: Queryable, fence: Fence) {
+  await store.execute(
+    `update sync_runs set status = 'queued', worker_id = null, lease_expires_at = null, updated_at = now()
+     where id = $1 and worker_id = $2 and status = 'running'`,
+    [fence.id, fence.workerId],
+  );
+}

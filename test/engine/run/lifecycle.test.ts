@@ -1,0 +1,83 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createTestStore, type TestStore } from '../../helpers/store.ts';
+import { createHarness, expected, type Harness, type ModelRow } from './harness.ts';
+
+let store: TestStore;
+let harness: Harness | undefined;
+
+beforeEach(async () => {
+  store = await createTestStore();
+});
+afterEach(async () => {
+  await harness?.close();
+  harness = undefined;
+  await store.close();
+});
+
+const rows = (n: number, name = 'v1'): ModelRow[] =>
+  Array.from({ length: n }, (_, i) => ({ id: i + 1, name: `${name}-${i + 1}` }));
+
+describe('run lifecycle', () => {
+  it('delivers the model, then sends only what changed', async () => {
+    harness = await createHarness(store, { rows: rows(25) });
+    const first = await harness.run();
+    expect(first.end).toEqual({ status: 'succeeded' });
+    expect(harness.contents()).toEqual(expected(rows(25)));
+    expect(first.row.counts).toMatchObject({ rows: 25, accepted: 25, rejected: 0, invalid: 0, pending: 0 });
+    expect(first.row.phase).toBe('done');
+
+    const model = rows(25).map((r) => (r.id === 3 ? { id: 3, name: 'changed' } : r));
+    await harness.setModel(model);
+    const writesBefore = harness.dest.writes.length;
+    const second = await harness.run();
+    expect(second.end.status).toBe('succeeded');
+    expect(second.row.counts).toMatchObject({ accepted: 1, planned: { upsert: 1, unchanged: 24 } });
+    expect(harness.dest.writes.slice(writesBefore).flatMap((w) => w.keys)).toEqual(['3']);
+    expect(harness.contents()).toEqual(expected(model));
+  });
+
+  it('marks null and duplicate keys invalid with reasons, and delivers the rest', async () => {
+    const model: ModelRow[] = [
+      { id: 1, name: 'a' },
+      { id: null, name: 'no key' },
+      { id: 2, name: 'b' },
+      { id: 2, name: 'b again' },
+    ];
+    harness = await createHarness(store, { rows: model });
+    const { runId, end, row } = await harness.run();
+    expect(end.status).toBe('partial');
+    expect(harness.contents()).toEqual({ '1': 'a' });
+    expect(row.counts).toMatchObject({ accepted: 1, invalid: 3 });
+    const invalid = await store.query<{ pk: string | null; reason: string }>(
+      `select pk, reason from run_records where run_id = $1 and status = 'invalid' order by pk nulls first`,
+      [runId],
+    );
+    expect(invalid).toHaveLength(3);
+    expect(invalid[0]?.pk).toBeNull();
+    expect(invalid.every((r) => r.reason.length > 0)).toBe(true);
+    expect(invalid.filter((r) => r.pk === '2')).toHaveLength(2);
+  });
+
+  it('dry run reports counts and a sample and sends nothing', async () => {
+    harness = await createHarness(store, { rows: rows(5) });
+    const { end, row } = await harness.run({ dryRun: true });
+    expect(end.status).toBe('succeeded');
+    expect(harness.dest.writes).toHaveLength(0);
+    expect(row.plan).toMatchObject({ rows: 5, planned: { upsert: 5 } });
+    expect(row.plan?.sample).toBeDefined();
+    const [snap] = await store.query<{ n: number }>('select count(*)::int as n from sync_snapshots');
+    expect(snap?.n).toBe(0);
+  });
+
+  it('fails fast when the sync is paused, with its reason', async () => {
+    harness = await createHarness(store, { rows: rows(2) });
+    await store.execute('update syncs set paused_reason = $2 where id = $1', [
+      harness.syncId,
+      'the endpoint answered 410 Gone',
+    ]);
+    const { end, row } = await harness.run();
+    expect(end).toMatchObject({ status: 'failed', errorCode: 'sync_paused' });
+    expect(row.errorMessage).toContain('the endpoint answered 410 Gone');
+    expect(harness.dest.writes).toHaveLength(0);
+  });
+});

@@ -1,0 +1,154 @@
+import { z } from 'zod';
+import { defineConnector } from '../../connectors/index.ts';
+import type {
+  BatchFailure,
+  Connector,
+  Json,
+  PlannedChange,
+  RecordOutcome,
+  WriteResult,
+} from '../../connectors/types.ts';
+
+/** One record as the in-memory destination holds it. */
+export interface MemoryRecord {
+  id: string;
+  fields: Record<string, Json>;
+}
+
+/** Knobs a test turns to make the destination misbehave in a controlled way. */
+export interface MemoryKnobs {
+  /** Keys (identifier, else primary key) whose records are rejected with a reason. */
+  rejectKeys: Set<string>;
+  /** Any batch holding one of these keys is refused whole (`split`), as a 400 for one bad input would. */
+  poisonKeys: Set<string>;
+  /** The next writes fail whole with these failures, one per write, before touching anything. */
+  failNext: BatchFailure[];
+  /** The next writes apply the batch and then throw, as if the engine crashed before recording. */
+  crashAfterApply: number;
+  /** Called when a crash-after-apply fires (e.g. to abort the worker, standing in for kill -9). */
+  onCrash?: () => void;
+  /** Per key: answer `retryable` this many more times before accepting. */
+  retryableKeys: Map<string, { times: number; waitMs?: number }>;
+  latencyMs: number;
+}
+
+export interface MemoryDestination {
+  connector: Connector;
+  records: Map<string, MemoryRecord>;
+  /** How many times each key was created (a second create for one key is a duplicate). */
+  creates: Map<string, number>;
+  /** Every write call, with the keys it carried. */
+  writes: { keys: string[] }[];
+  knobs: MemoryKnobs;
+  /** Writes in flight right now, and the most ever seen at once. */
+  inFlight: { now: number; max: number };
+}
+
+export interface MemoryOptions {
+  maxBatchRecords?: number;
+  maxBatchBytes?: number;
+  maxConcurrent?: number;
+  requestsPerInterval?: number;
+  intervalMs?: number;
+  credentialKey?: string;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * An in-process destination (kind `memory`) for engine tests: it keeps records in a Map keyed by the
+ * destination identifier (or the primary key), counts creates per key, and can reject, refuse, throttle
+ * or "crash" on demand.
+ */
+export function createMemoryDestination(options: MemoryOptions = {}): MemoryDestination {
+  const records = new Map<string, MemoryRecord>();
+  const creates = new Map<string, number>();
+  const writes: { keys: string[] }[] = [];
+  const inFlight = { now: 0, max: 0 };
+  const knobs: MemoryKnobs = {
+    rejectKeys: new Set(),
+    poisonKeys: new Set(),
+    failNext: [],
+    crashAfterApply: 0,
+    retryableKeys: new Map(),
+    latencyMs: 0,
+  };
+  let nextId = 1;
+  const keyOf = (change: PlannedChange) => change.identifier ?? change.key;
+
+  const apply = (change: PlannedChange): RecordOutcome => {
+    const key = keyOf(change);
+    if (knobs.rejectKeys.has(key)) return { key: change.key, status: 'rejected', reason: `rejected ${key}` };
+    const retry = knobs.retryableKeys.get(key);
+    if (retry && retry.times > 0) {
+      retry.times -= 1;
+      return { key: change.key, status: 'retryable', reason: `busy ${key}`, waitMs: retry.waitMs };
+    }
+    const existing = records.get(key);
+    if (change.operation === 'delete') {
+      records.delete(key);
+      return { key: change.key, status: 'accepted', destinationRecordId: existing?.id ?? null };
+    }
+    if (change.operation === 'update' && !existing) {
+      return { key: change.key, status: 'rejected', reason: 'not found' };
+    }
+    if (existing && change.operation !== 'insert') {
+      existing.fields = { ...existing.fields, ...change.fields };
+      return { key: change.key, status: 'accepted', destinationRecordId: existing.id };
+    }
+    // Plain creates are not idempotent: an insert of an existing key makes a second record.
+    const id = `mem-${nextId++}`;
+    records.set(key, { id, fields: { ...change.fields } });
+    creates.set(key, (creates.get(key) ?? 0) + 1);
+    return { key: change.key, status: 'accepted', destinationRecordId: id };
+  };
+
+  const write = async (batch: PlannedChange[]): Promise<WriteResult> => {
+    inFlight.now += 1;
+    inFlight.max = Math.max(inFlight.max, inFlight.now);
+    try {
+      writes.push({ keys: batch.map(keyOf) });
+      if (knobs.latencyMs > 0) await sleep(knobs.latencyMs);
+      const failure = knobs.failNext.shift();
+      if (failure) return { ok: false, failure };
+      if (batch.some((c) => knobs.poisonKeys.has(keyOf(c)))) {
+        return { ok: false, failure: { kind: 'split', reason: 'batch refused: invalid input' } };
+      }
+      const outcomes = batch.map(apply);
+      if (knobs.crashAfterApply > 0) {
+        knobs.crashAfterApply -= 1;
+        knobs.onCrash?.();
+        throw new Error('simulated crash after the destination applied the batch');
+      }
+      // Real APIs (HubSpot) shuffle results: reversing proves outcomes are matched by key.
+      return { ok: true, outcomes: outcomes.reverse() };
+    } finally {
+      inFlight.now -= 1;
+    }
+  };
+
+  const connector = defineConnector({
+    kind: 'memory',
+    label: 'In-memory test destination',
+    configSchema: z.object({}).passthrough(),
+    secretFields: [],
+    capabilities: () => ({
+      modes: ['upsert', 'update', 'insert', 'mirror'],
+      objects: 'any',
+      identifier: 'optional',
+      maxBatchRecords: options.maxBatchRecords ?? 10,
+      maxBatchBytes: options.maxBatchBytes ?? 1024 * 1024,
+    }),
+    limits: () => ({
+      requestsPerInterval: options.requestsPerInterval ?? 10_000,
+      intervalMs: options.intervalMs ?? 1000,
+      maxConcurrent: options.maxConcurrent ?? 2,
+    }),
+    credentialKey: () => options.credentialKey ?? 'memory',
+    create: () => ({
+      test: async () => ({ ok: true }),
+      write: (batch) => write(batch),
+    }),
+  });
+  return { connector, records, creates, writes, knobs, inFlight };
+}
