@@ -1,4 +1,5 @@
 import type { Connector } from './types.ts';
+import { webhookConnector } from './webhook/index.ts';
 
 /**
  * Erases a connector's config type for the registry. Safe by construction: the engine and the API
@@ -14,10 +15,12 @@ export function defineConnector<Config>(connector: Connector<Config>): Connector
  * declared but not wired in fails `tsc`. Each connector lives in its own folder, the only place that
  * imports its vendor SDK.
  */
-export const connectorKinds = [] as const;
+export const connectorKinds = ['webhook'] as const;
 export type ConnectorKind = (typeof connectorKinds)[number];
 
-export const connectors: Record<ConnectorKind, Connector> = {};
+export const connectors: Record<ConnectorKind, Connector> = {
+  webhook: defineConnector(webhookConnector),
+};
 
 export function isConnectorKind(kind: string): kind is ConnectorKind {
   return (connectorKinds as readonly string[]).includes(kind);

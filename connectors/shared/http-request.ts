@@ -1,0 +1,166 @@
+import http from 'node:http';
+import https from 'node:https';
+import type { LookupFunction } from 'node:net';
+import { type ResolvedAddress, resolveSafeAddress } from './ssrf.ts';
+
+/**
+ * One HTTP request to a user-supplied URL, through the SSRF guard. Built on `node:http` rather than
+ * fetch because its `lookup` hook lets the socket connect to exactly the address the guard checked,
+ * and because it never follows redirects (a 3xx is a failure for webhooks, per Standard Webhooks).
+ */
+
+export interface HttpRequest {
+  url: URL;
+  method: string;
+  headers: Record<string, string>;
+  body: Buffer;
+  timeoutMs: number;
+  signal: AbortSignal;
+  allowPrivateNetwork: boolean;
+  /** Bodies past this many bytes are cut off: enough for any error text or per-record results. */
+  maxResponseBytes?: number;
+}
+
+export interface HttpResponse {
+  status: number;
+  /** Lower-case header names; repeated headers joined with `, `. */
+  headers: Record<string, string>;
+  text: string;
+}
+
+export type HttpFailureKind = 'blocked' | 'timeout' | 'network' | 'aborted';
+
+export type HttpResult =
+  | { ok: true; response: HttpResponse }
+  | { ok: false; kind: HttpFailureKind; message: string };
+
+export interface HttpSender {
+  send(request: HttpRequest): Promise<HttpResult>;
+  close(): void;
+}
+
+const defaultMaxResponseBytes = 4 * 1024 * 1024;
+
+function pinnedLookup(pinned: ResolvedAddress): LookupFunction {
+  return (_hostname, options, callback) => {
+    if (options.all) callback(null, [pinned]);
+    else callback(null, pinned.address, pinned.family);
+  };
+}
+
+function flattenHeaders(headers: http.IncomingHttpHeaders): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (value !== undefined) out[name] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  return out;
+}
+
+/**
+ * A sender with keep-alive agents of its own, so a run reuses connections to one endpoint. Pooled
+ * sockets were opened to a checked address, so reusing them keeps the guard's promise.
+ */
+export function createHttpSender(): HttpSender {
+  const agents = {
+    http: new http.Agent({ keepAlive: true, maxSockets: 32 }),
+    https: new https.Agent({ keepAlive: true, maxSockets: 32 }),
+  };
+  return {
+    send: (request) => sendWith(agents, request),
+    close() {
+      agents.http.destroy();
+      agents.https.destroy();
+    },
+  };
+}
+
+async function sendWith(
+  agents: { http: http.Agent; https: https.Agent },
+  request: HttpRequest,
+): Promise<HttpResult> {
+  const { url } = request;
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    return { ok: false, kind: 'blocked', message: `unsupported protocol ${url.protocol}` };
+  }
+  if (request.signal.aborted) return { ok: false, kind: 'aborted', message: 'the request was cancelled' };
+  const started = Date.now();
+  const resolved = await resolveSafeAddress(url.hostname, {
+    allowPrivateNetwork: request.allowPrivateNetwork,
+  });
+  if (!resolved.ok) return { ok: false, kind: 'blocked', message: resolved.reason };
+  const remaining = request.timeoutMs - (Date.now() - started);
+  if (remaining <= 0) return timedOut(request.timeoutMs);
+
+  const secure = url.protocol === 'https:';
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  const options: https.RequestOptions = {
+    method: request.method,
+    host,
+    port: url.port === '' ? undefined : Number(url.port),
+    path: `${url.pathname}${url.search}`,
+    headers: { ...request.headers, 'content-length': String(request.body.length) },
+    agent: secure ? agents.https : agents.http,
+    lookup: pinnedLookup(resolved.address),
+    // The certificate is checked against the name the user typed, not the pinned address.
+    servername: secure && resolved.address.address !== host ? host : undefined,
+  };
+  const maxBytes = request.maxResponseBytes ?? defaultMaxResponseBytes;
+
+  return new Promise<HttpResult>((resolve) => {
+    let settled = false;
+    const finish = (result: HttpResult) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      request.signal.removeEventListener('abort', onAbort);
+      resolve(result);
+    };
+    const req = (secure ? https : http).request(options, (res) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      res.on('data', (chunk: Buffer) => {
+        if (size >= maxBytes) return;
+        chunks.push(chunk.subarray(0, maxBytes - size));
+        size += chunk.length;
+      });
+      res.on('end', () =>
+        finish({
+          ok: true,
+          response: {
+            status: res.statusCode ?? 0,
+            headers: flattenHeaders(res.headers),
+            text: Buffer.concat(chunks).toString('utf8'),
+          },
+        }),
+      );
+      res.on('error', (error) => finish({ ok: false, kind: 'network', message: error.message }));
+    });
+    const timer = setTimeout(() => {
+      finish(timedOut(request.timeoutMs));
+      req.destroy();
+    }, remaining);
+    const onAbort = () => {
+      finish({ ok: false, kind: 'aborted', message: 'the request was cancelled' });
+      req.destroy();
+    };
+    request.signal.addEventListener('abort', onAbort, { once: true });
+    req.on('error', (error: NodeJS.ErrnoException) =>
+      finish({
+        ok: false,
+        kind: 'network',
+        message: error.code ? `${error.code}: ${error.message}` : error.message,
+      }),
+    );
+    req.end(request.body);
+  });
+}
+
+function timedOut(timeoutMs: number): HttpResult {
+  return { ok: false, kind: 'timeout', message: `no response within ${timeoutMs} ms` };
+}
+
+/** Response text short enough to keep as a record's reason. */
+export function truncateText(text: string, max = 500): string {
+  const flat = text.trim();
+  return flat.length > max ? `${flat.slice(0, max)}…` : flat;
+}
