@@ -16,6 +16,8 @@ export const errorCodes = [
   'unsupported_media_type',
   'connection_failed',
   'destination_error',
+  'sql_rejected',
+  'not_supported',
   'internal_error',
 ] as const;
 export type ErrorCode = (typeof errorCodes)[number];
@@ -40,6 +42,8 @@ export function statusOf(code: ErrorCode) {
       return 415;
     case 'connection_failed':
     case 'destination_error':
+    case 'sql_rejected':
+    case 'not_supported':
       return 422;
     case 'internal_error':
       return 500;
@@ -86,7 +90,7 @@ export function describeIssues(issues: readonly z.core.$ZodIssue[]) {
 }
 
 /** The responses every route can give, for the OpenAPI document. */
-export const errorResponses = (...codes: (400 | 401 | 403 | 404 | 409 | 413 | 422)[]) =>
+export const errorResponses = (...codes: (400 | 401 | 403 | 404 | 409 | 413 | 415 | 422)[]) =>
   Object.fromEntries(
     codes.map((status) => [
       status,

@@ -1,8 +1,11 @@
+import { connectors } from '../../connectors/index.ts';
 import { createApp } from '../api/app.ts';
+import { ensureAdminKey } from '../auth/keys.ts';
 import type { Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
 import { openRuntime, type Runtime } from '../runtime.ts';
 import { version } from '../version.ts';
+import { warehouseDrivers } from '../warehouses/index.ts';
 import { listen } from './http-server.ts';
 
 export type Role = 'api' | 'worker' | 'scheduler';
@@ -13,8 +16,34 @@ export interface Service {
   stop(): Promise<void>;
 }
 
+/**
+ * Someone must be able to call the API on a fresh install: EBB_ADMIN_KEY is made an admin key, or, with
+ * no key at all, one is generated and printed once to stderr (never to the log, which may be shipped).
+ */
+async function bootstrapAdminKey(runtime: Runtime): Promise<void> {
+  const result = await ensureAdminKey(runtime.store, runtime.config.adminKey);
+  if (result.kind === 'configured' && result.created)
+    runtime.logger.info('EBB_ADMIN_KEY registered as an admin API key');
+  if (result.kind === 'configured' && result.revoked) {
+    runtime.logger.warn(
+      'EBB_ADMIN_KEY was revoked through the API and stays revoked; set a new one to use it',
+    );
+  }
+  if (result.kind === 'generated') {
+    process.stderr.write(
+      `\n  Ebb created the first admin API key. It is shown only this once; store it now:\n\n    ${result.secret}\n\n` +
+        `  Use it as "Authorization: Bearer <key>". Set EBB_ADMIN_KEY to choose the key yourself.\n\n`,
+    );
+    runtime.logger.warn(
+      { keyId: result.key.id, prefix: result.key.prefix },
+      'created the first admin API key (printed to stderr once)',
+    );
+  }
+}
+
 async function startApi(runtime: Runtime): Promise<Service> {
-  const app = createApp({ ...runtime, version });
+  await bootstrapAdminKey(runtime);
+  const app = createApp({ ...runtime, version, warehouses: warehouseDrivers, connectors });
   const server = await listen(app.fetch, runtime.config.port, runtime.config.host);
   runtime.logger.info(
     { url: `http://${runtime.config.host}:${server.port}` },
