@@ -40,7 +40,7 @@ export interface HandlerResult {
 /** A request's meaning for a given mode: which keys it carries, and how to apply it. */
 export interface RequestHandler {
   keysOf(json: unknown): string[];
-  apply(json: unknown, state: Map<string, unknown>): HandlerResult;
+  apply(json: unknown, state: Map<string, unknown>, headers: http.IncomingHttpHeaders): HandlerResult;
 }
 
 export interface ReceiverOptions {
@@ -194,7 +194,7 @@ export async function startWebhookReceiver(options: ReceiverOptions = {}): Promi
   }
 
   function applyOnce(request: ReceivedRequest): HandlerResult {
-    const result = handler.apply(request.json, state);
+    const result = handler.apply(request.json, state, request.headers);
     if (result.status >= 200 && result.status < 300) {
       stats.applied += 1;
       if (request.webhookId) applied.add(request.webhookId);
