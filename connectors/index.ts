@@ -1,4 +1,6 @@
 import { httpConnector } from './http/index.ts';
+import { hubspotConnector } from './hubspot/index.ts';
+import { salesforceConnector } from './salesforce/index.ts';
 import type { Connector } from './types.ts';
 import { webhookConnector } from './webhook/index.ts';
 
@@ -16,12 +18,14 @@ export function defineConnector<Config>(connector: Connector<Config>): Connector
  * declared but not wired in fails `tsc`. Each connector lives in its own folder, the only place that
  * imports its vendor SDK.
  */
-export const connectorKinds = ['webhook', 'http'] as const;
+export const connectorKinds = ['webhook', 'salesforce', 'http', 'hubspot'] as const;
 export type ConnectorKind = (typeof connectorKinds)[number];
 
 export const connectors: Record<ConnectorKind, Connector> = {
   webhook: defineConnector(webhookConnector),
   http: defineConnector(httpConnector),
+  salesforce: defineConnector(salesforceConnector),
+  hubspot: defineConnector(hubspotConnector),
 };
 
 export function isConnectorKind(kind: string): kind is ConnectorKind {
