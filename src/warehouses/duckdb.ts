@@ -74,25 +74,32 @@ function checkUniqueNames(names: readonly string[]): void {
   }
 }
 
+async function createInstance(config: DuckdbConfig): Promise<DuckDBInstance> {
+  const directory = config.directory ? path.resolve(config.directory) : undefined;
+  if (directory) await requireExisting(directory, 'directory', 'DuckDB directory');
+  const database = config.database ? path.resolve(directory ?? '.', config.database) : undefined;
+  if (database) await requireExisting(database, 'file', 'DuckDB database file');
+  const options: Record<string, string> = database ? { access_mode: 'READ_ONLY' } : {};
+  if (directory) options.file_search_path = directory;
+  return DuckDBInstance.create(database ?? ':memory:', options);
+}
+
 /**
  * Opens an embedded DuckDB. The `database` file is opened read-only (relative to `directory` when
  * both are given); `directory` becomes DuckDB's file_search_path, so `read_csv('customers.csv')` in a
  * model finds the file there. Relative paths resolve against the working directory of the process.
  */
-export async function openDuckdb(config: DuckdbConfig): Promise<Warehouse> {
-  const directory = config.directory ? path.resolve(config.directory) : undefined;
-  if (directory) await requireExisting(directory, 'directory', 'DuckDB directory');
-  const database = config.database ? path.resolve(directory ?? '.', config.database) : undefined;
-  if (database) await requireExisting(database, 'file', 'DuckDB database file');
-
-  const options: Record<string, string> = database ? { access_mode: 'READ_ONLY' } : {};
-  if (directory) options.file_search_path = directory;
-  let instance: DuckDBInstance;
-  try {
-    instance = await DuckDBInstance.create(database ?? ':memory:', options);
-  } catch (error) {
-    throw toWarehouseError(error);
-  }
+export function openDuckdb(config: DuckdbConfig): Warehouse {
+  // The instance opens on first use, like a Postgres pool connects on first query: a missing or
+  // corrupt file then shows up in `test()` with DuckDB's own words rather than as a failed open.
+  let opening: Promise<DuckDBInstance> | undefined;
+  const instanceFor = () => {
+    opening ??= createInstance(config).catch((error: unknown) => {
+      opening = undefined;
+      throw toWarehouseError(error);
+    });
+    return opening;
+  };
 
   const connections = new Set<DuckDBConnection>();
   let closed = false;
@@ -109,6 +116,8 @@ export async function openDuckdb(config: DuckdbConfig): Promise<Warehouse> {
   ): AsyncGenerator<T> {
     if (closed) throw new WarehouseError('the DuckDB warehouse is closed');
     signal?.throwIfAborted();
+    const instance = await instanceFor();
+    if (closed) throw new WarehouseError('the DuckDB warehouse is closed');
     const connection = await instance.connect();
     connections.add(connection);
     let timedOut = false;
@@ -256,7 +265,8 @@ export async function openDuckdb(config: DuckdbConfig): Promise<Warehouse> {
         connection.closeSync();
       }
       connections.clear();
-      instance.closeSync();
+      const instance = await opening?.catch(() => undefined);
+      instance?.closeSync();
     },
   };
 }
@@ -266,5 +276,7 @@ export const duckdbDriver: WarehouseDriver<DuckdbConfig> = {
   label: 'DuckDB (embedded: a .duckdb file, or CSV and Parquet files in a folder)',
   configSchema: duckdbConfigSchema,
   secretFields: [],
-  open: openDuckdb,
+  async open(config) {
+    return openDuckdb(config);
+  },
 };

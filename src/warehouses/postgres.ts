@@ -51,7 +51,8 @@ const MODEL_ALIAS = 'ebb_model';
  * `-- comment` in the model from swallowing the closing parenthesis.
  */
 export function modelQuery(sql: string, suffix = ''): string {
-  const body = sql.trim().replace(/;\s*$/, '');
+  // A model pasted from a SQL editor often ends in `;` and a comment; the subquery cannot hold either.
+  const body = sql.replace(/;(\s|--[^\n]*(\n|$))*$/, '').trim();
   if (body === '') throw new WarehouseError('the model SQL is empty');
   return `select * from (\n${body}\n) as ${MODEL_ALIAS}${suffix}`;
 }
