@@ -6,6 +6,7 @@ import type {
   Json,
   PlannedChange,
   RecordOutcome,
+  WriteContext,
   WriteResult,
 } from '../../connectors/types.ts';
 
@@ -23,8 +24,14 @@ export interface MemoryKnobs {
   poisonKeys: Set<string>;
   /** The next writes fail whole with these failures, one per write, before touching anything. */
   failNext: BatchFailure[];
+  /** Write number (1-based, counting every call) → a whole-batch failure for that write. */
+  failAt: Map<number, BatchFailure>;
   /** The next writes apply the batch and then throw, as if the engine crashed before recording. */
   crashAfterApply: number;
+  /** Write numbers (1-based) that apply the batch and then throw. */
+  crashAtWrite: Set<number>;
+  /** Keys the destination applies but leaves out of its answer (a connector bug). */
+  omitKeys: Set<string>;
   /** Called when a crash-after-apply fires (e.g. to abort the worker, standing in for kill -9). */
   onCrash?: () => void;
   /** Per key: answer `retryable` this many more times before accepting. */
@@ -37,8 +44,10 @@ export interface MemoryDestination {
   records: Map<string, MemoryRecord>;
   /** How many times each key was created (a second create for one key is a duplicate). */
   creates: Map<string, number>;
-  /** Every write call, with the keys it carried. */
-  writes: { keys: string[] }[];
+  /** Every write call, with the keys it carried and the run that sent it. */
+  writes: { keys: string[]; runId: string }[];
+  /** Set when writes of two different runs of one sync were ever in flight at the same moment. */
+  overlaps: string[];
   knobs: MemoryKnobs;
   /** Writes in flight right now, and the most ever seen at once. */
   inFlight: { now: number; max: number };
@@ -63,13 +72,18 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 export function createMemoryDestination(options: MemoryOptions = {}): MemoryDestination {
   const records = new Map<string, MemoryRecord>();
   const creates = new Map<string, number>();
-  const writes: { keys: string[] }[] = [];
+  const writes: { keys: string[]; runId: string }[] = [];
+  const overlaps: string[] = [];
+  const activeRuns = new Map<string, Map<string, number>>();
   const inFlight = { now: 0, max: 0 };
   const knobs: MemoryKnobs = {
     rejectKeys: new Set(),
     poisonKeys: new Set(),
     failNext: [],
+    failAt: new Map(),
     crashAfterApply: 0,
+    crashAtWrite: new Set(),
+    omitKeys: new Set(),
     retryableKeys: new Map(),
     latencyMs: 0,
   };
@@ -103,27 +117,39 @@ export function createMemoryDestination(options: MemoryOptions = {}): MemoryDest
     return { key: change.key, status: 'accepted', destinationRecordId: id };
   };
 
-  const write = async (batch: PlannedChange[]): Promise<WriteResult> => {
+  const write = async (batch: PlannedChange[], context: WriteContext): Promise<WriteResult> => {
     inFlight.now += 1;
     inFlight.max = Math.max(inFlight.max, inFlight.now);
+    const runs = activeRuns.get(context.syncId) ?? new Map<string, number>();
+    activeRuns.set(context.syncId, runs);
+    runs.set(context.runId, (runs.get(context.runId) ?? 0) + 1);
+    if (runs.size > 1) overlaps.push(`${context.syncId}: ${[...runs.keys()].join(', ')}`);
     try {
-      writes.push({ keys: batch.map(keyOf) });
+      writes.push({ keys: batch.map(keyOf), runId: context.runId });
+      const writeNumber = writes.length;
       if (knobs.latencyMs > 0) await sleep(knobs.latencyMs);
-      const failure = knobs.failNext.shift();
+      const failure = knobs.failNext.shift() ?? knobs.failAt.get(writeNumber);
       if (failure) return { ok: false, failure };
       if (batch.some((c) => knobs.poisonKeys.has(keyOf(c)))) {
         return { ok: false, failure: { kind: 'split', reason: 'batch refused: invalid input' } };
       }
       const outcomes = batch.map(apply);
-      if (knobs.crashAfterApply > 0) {
-        knobs.crashAfterApply -= 1;
+      if (knobs.crashAfterApply > 0 || knobs.crashAtWrite.has(writeNumber)) {
+        knobs.crashAfterApply = Math.max(0, knobs.crashAfterApply - 1);
         knobs.onCrash?.();
         throw new Error('simulated crash after the destination applied the batch');
       }
+      const answered = outcomes.filter((o, i) => {
+        const change = batch[i];
+        return !change || !knobs.omitKeys.has(keyOf(change));
+      });
       // Real APIs (HubSpot) shuffle results: reversing proves outcomes are matched by key.
-      return { ok: true, outcomes: outcomes.reverse() };
+      return { ok: true, outcomes: answered.reverse() };
     } finally {
       inFlight.now -= 1;
+      const left = (runs.get(context.runId) ?? 1) - 1;
+      if (left > 0) runs.set(context.runId, left);
+      else runs.delete(context.runId);
     }
   };
 
@@ -147,8 +173,8 @@ export function createMemoryDestination(options: MemoryOptions = {}): MemoryDest
     credentialKey: () => options.credentialKey ?? 'memory',
     create: () => ({
       test: async () => ({ ok: true }),
-      write: (batch) => write(batch),
+      write: (batch, context) => write(batch, context),
     }),
   });
-  return { connector, records, creates, writes, knobs, inFlight };
+  return { connector, records, creates, writes, overlaps, knobs, inFlight };
 }

@@ -1,0 +1,204 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createTestStore, type TestStore } from '../../helpers/store.ts';
+import { createHarness, expected, type Harness, type ModelRow } from './harness.ts';
+
+let store: TestStore;
+let harness: Harness | undefined;
+
+beforeEach(async () => {
+  store = await createTestStore();
+});
+afterEach(async () => {
+  await harness?.close();
+  harness = undefined;
+  await store.close();
+});
+
+const rows = (n: number, name = 'v1'): ModelRow[] =>
+  Array.from({ length: n }, (_, i) => ({ id: i + 1, name: `${name}-${i + 1}` }));
+
+async function recordsOf(runId: string, status: string) {
+  return store.query<{ pk: string; reason: string | null; attempts: number }>(
+    `select pk, reason, attempts from run_records where run_id = $1 and status = $2 order by pk::int`,
+    [runId, status],
+  );
+}
+
+describe('delivery outcomes', () => {
+  it('keeps rejected rows out of the snapshot, so they come back next run', async () => {
+    harness = await createHarness(store, { rows: rows(6) });
+    harness.dest.knobs.rejectKeys.add('2');
+    const first = await harness.run();
+    expect(first.end.status).toBe('partial');
+    expect(first.row.counts).toMatchObject({ accepted: 5, rejected: 1, pending: 0 });
+    expect(await recordsOf(first.runId, 'rejected')).toEqual([
+      { pk: '2', reason: 'rejected 2', attempts: 1 },
+    ]);
+
+    harness.dest.knobs.rejectKeys.clear();
+    const writes = harness.dest.writes.length;
+    const second = await harness.run();
+    expect(second.end.status).toBe('succeeded');
+    expect(harness.dest.writes.slice(writes).flatMap((w) => w.keys)).toEqual(['2']);
+    expect(harness.contents()).toEqual(expected(rows(6)));
+  });
+
+  it('splits a refused batch until exactly the bad records are isolated', async () => {
+    harness = await createHarness(store, { rows: rows(20), destination: { maxBatchRecords: 10 } });
+    harness.dest.knobs.poisonKeys = new Set(['4', '13']);
+    const { runId, end, row } = await harness.run();
+    expect(end.status).toBe('partial');
+    const rejected = await recordsOf(runId, 'rejected');
+    expect(rejected.map((r) => [r.pk, r.reason])).toEqual([
+      ['4', 'batch refused: invalid input'],
+      ['13', 'batch refused: invalid input'],
+    ]);
+    expect(row.counts).toMatchObject({ accepted: 18, rejected: 2 });
+    const good = expected(rows(20));
+    delete good['4'];
+    delete good['13'];
+    expect(harness.contents()).toEqual(good);
+  });
+
+  it('stops on a spent quota: partial, the rest stays pending, and the next run finishes it', async () => {
+    harness = await createHarness(store, {
+      rows: rows(20),
+      destination: { maxBatchRecords: 5, maxConcurrent: 1 },
+    });
+    harness.dest.knobs.failAt.set(3, { kind: 'quota', reason: 'daily limit reached' });
+    const first = await harness.run();
+    expect(first.end).toMatchObject({ status: 'partial', errorCode: 'quota_exhausted' });
+    expect(first.row.errorMessage).toContain('daily limit reached');
+    expect(first.row.counts).toMatchObject({ accepted: 10, pending: 10, rejected: 0 });
+    expect(Object.keys(harness.contents())).toHaveLength(10);
+
+    const second = await harness.run();
+    expect(second.end.status).toBe('succeeded');
+    expect(second.row.counts).toMatchObject({ accepted: 10 });
+    expect(harness.contents()).toEqual(expected(rows(20)));
+    expect([...harness.dest.creates.values()].every((n) => n === 1)).toBe(true);
+  });
+
+  it('retries with full jitter, waits at least Retry-After, and rejects once retries are exhausted', async () => {
+    harness = await createHarness(store, { rows: rows(3) });
+    harness.dest.knobs.failNext = [
+      { kind: 'retry', reason: '429 Too Many Requests', waitMs: 5000 },
+      { kind: 'retry', reason: '503 Service Unavailable' },
+    ];
+    const ok = await harness.run();
+    expect(ok.end.status).toBe('succeeded');
+    // random() = 0.5: the jitter is half the ceiling (base 100 ms · 2^retry), Retry-After wins when longer.
+    expect(harness.clock.sleeps).toEqual([5000, 100]);
+    expect(harness.contents()).toEqual(expected(rows(3)));
+
+    await harness.setModel(rows(3, 'v2'));
+    harness.clock.sleeps.length = 0;
+    harness.dest.knobs.failNext = Array.from({ length: 10 }, () => ({
+      kind: 'retry' as const,
+      reason: '503 Service Unavailable',
+    }));
+    const exhausted = await harness.run();
+    expect(exhausted.end.status).toBe('partial');
+    const rejected = await recordsOf(exhausted.runId, 'rejected');
+    expect(rejected).toHaveLength(3);
+    expect(rejected.every((r) => r.reason === 'retries exhausted: 503 Service Unavailable')).toBe(true);
+    expect(rejected.every((r) => r.attempts === 4)).toBe(true);
+    expect(harness.clock.sleeps).toEqual([50, 100, 200]);
+  });
+
+  it('retries only the records the destination answered as retryable', async () => {
+    harness = await createHarness(store, { rows: rows(4) });
+    harness.dest.knobs.retryableKeys.set('3', { times: 1, waitMs: 1500 });
+    const { runId, end } = await harness.run();
+    expect(end.status).toBe('succeeded');
+    expect(harness.dest.writes.map((w) => w.keys.sort())).toEqual([['1', '2', '3', '4'], ['3']]);
+    expect(harness.clock.sleeps).toEqual([1500]);
+    const accepted = await recordsOf(runId, 'accepted');
+    expect(accepted.find((r) => r.pk === '3')?.attempts).toBe(2);
+  });
+
+  it('treats an outcome the connector left out as a bug: retried, then rejected with the reason', async () => {
+    harness = await createHarness(store, { rows: rows(3) });
+    harness.dest.knobs.omitKeys.add('2');
+    const { runId, end } = await harness.run();
+    expect(end.status).toBe('partial');
+    expect(await recordsOf(runId, 'rejected')).toEqual([
+      {
+        pk: '2',
+        reason: 'retries exhausted: the connector returned no outcome for this record',
+        attempts: 4,
+      },
+    ]);
+    expect(await recordsOf(runId, 'accepted')).toHaveLength(2);
+  });
+
+  it('fails the run on a fatal error and pauses the sync when asked', async () => {
+    harness = await createHarness(store, { rows: rows(3) });
+    harness.dest.knobs.failNext = [{ kind: 'fatal', reason: '410 Gone: endpoint removed', pauseSync: true }];
+    const first = await harness.run();
+    expect(first.end).toMatchObject({ status: 'failed', errorCode: 'destination_fatal' });
+    expect(first.row.errorMessage).toBe('410 Gone: endpoint removed The sync is paused until it is resumed.');
+    expect(first.row.counts).toMatchObject({ pending: 3, accepted: 0 });
+    const [sync] = await store.query<{ pausedReason: string }>(
+      'select paused_reason as "pausedReason" from syncs where id = $1',
+      [harness.syncId],
+    );
+    expect(sync?.pausedReason).toBe('410 Gone: endpoint removed');
+    const second = await harness.run();
+    expect(second.end).toMatchObject({ status: 'failed', errorCode: 'sync_paused' });
+  });
+
+  it('caps batches by bytes as well as by count, and rejects a record too big to ever send', async () => {
+    const model = [...rows(4), { id: 5, name: 'x'.repeat(400) }];
+    harness = await createHarness(store, { rows: model, destination: { maxBatchBytes: 330 } });
+    const { runId, end } = await harness.run();
+    expect(end.status).toBe('partial');
+    const [big] = await recordsOf(runId, 'rejected');
+    expect(big?.pk).toBe('5');
+    expect(big?.reason).toMatch(
+      /^record is \d+ bytes, over the destination's limit of 330 bytes per request$/,
+    );
+    expect(harness.dest.writes.length).toBeGreaterThan(1);
+    expect(harness.contents()).toEqual(expected(rows(4)));
+  });
+});
+
+describe('mass-delete guard', () => {
+  it('blocks a mirror run that would delete too much, then lets an explicit run through', async () => {
+    harness = await createHarness(store, {
+      mode: 'mirror',
+      rows: rows(10),
+      massDelete: { share: 0.2, min: 2 },
+    });
+    expect((await harness.run()).end.status).toBe('succeeded');
+
+    await harness.setModel(rows(5));
+    const blocked = await harness.run();
+    expect(blocked.end).toMatchObject({ status: 'failed', errorCode: 'mass_delete_guard' });
+    expect(blocked.row.errorMessage).toBe(
+      'This run would delete 5 of 10 synced records (50%), more than the sync allows (20% and more than 2 ' +
+        'records). Nothing was sent. If the deletions are intended, start a run with allowMassDelete: true.',
+    );
+    expect(harness.contents()).toEqual(expected(rows(10)));
+
+    const allowed = await harness.run({ allowMassDelete: true });
+    expect(allowed.end.status).toBe('succeeded');
+    expect(allowed.row.counts).toMatchObject({ accepted: 5, planned: { delete: 5 } });
+    expect(harness.contents()).toEqual(expected(rows(5)));
+    const [snap] = await store.query<{ n: number }>('select count(*)::int as n from sync_snapshots');
+    expect(snap?.n).toBe(5);
+  });
+
+  it('lets a small deletion through without asking', async () => {
+    harness = await createHarness(store, {
+      mode: 'mirror',
+      rows: rows(10),
+      massDelete: { share: 0.2, min: 2 },
+    });
+    await harness.run();
+    await harness.setModel(rows(8));
+    const { end } = await harness.run();
+    expect(end.status).toBe('succeeded');
+    expect(harness.contents()).toEqual(expected(rows(8)));
+  });
+});
