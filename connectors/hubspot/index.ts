@@ -1,3 +1,4 @@
+import { resolveSafeAddress } from '../shared/ssrf.ts';
 import type { Connector, DestinationClient } from '../types.ts';
 import { type HubspotConfig, hubspotConfigSchema, hubspotCredentialKey, hubspotLimits } from './config.ts';
 import { listObjects, testConnection } from './discover.ts';
@@ -5,25 +6,23 @@ import { createHubspotApis } from './sdk.ts';
 import { maxBatchInputs, writeBatch } from './write.ts';
 
 /**
- * `basePath` exists for emulators and proxies; pointed at a private address it would let a user of the
- * API reach internal services (SSRF), so it needs the operator's EBB_ALLOW_PRIVATE_NETWORK.
+ * `basePath` exists for emulators and proxies; pointed at a private address it would let an API user
+ * reach internal services (SSRF), so it needs the operator's EBB_ALLOW_PRIVATE_NETWORK. Checked once per
+ * client, before the first request. The default HubSpot host is not checked.
  */
-function refusePrivateBasePath(config: HubspotConfig, allowPrivateNetwork: boolean): string | undefined {
-  if (!config.basePath || allowPrivateNetwork) return undefined;
-  const host = new URL(config.basePath).hostname.replace(/^\[|\]$/g, '').toLowerCase();
-  const isPrivate =
-    host === 'localhost' ||
-    host.endsWith('.localhost') ||
-    /^(127|10|0)\./.test(host) ||
-    /^192\.168\./.test(host) ||
-    /^169\.254\./.test(host) ||
-    /^172\.(1[6-9]|2\d|3[01])\./.test(host) ||
-    host === '::1' ||
-    /^f[cd][0-9a-f]{2}:/.test(host) ||
-    /^fe80:/.test(host);
-  return isPrivate
-    ? `basePath ${config.basePath} is a private address; set EBB_ALLOW_PRIVATE_NETWORK=true to allow it`
-    : undefined;
+function basePathGuard(
+  config: HubspotConfig,
+  allowPrivateNetwork: boolean,
+): () => Promise<string | undefined> {
+  const { basePath } = config;
+  if (!basePath) return async () => undefined;
+  let verdict: Promise<string | undefined> | undefined;
+  return () => {
+    verdict ??= resolveSafeAddress(new URL(basePath).hostname, { allowPrivateNetwork }).then((result) =>
+      result.ok ? undefined : `basePath ${basePath} refused: ${result.reason}`,
+    );
+    return verdict;
+  };
 }
 
 export { classifyError } from './classify-error.ts';
@@ -51,18 +50,23 @@ export const hubspotConnector: Connector<HubspotConfig> = {
   limits: hubspotLimits,
   credentialKey: hubspotCredentialKey,
   create(config, deps): DestinationClient {
-    const refused = refusePrivateBasePath(config, deps.allowPrivateNetwork);
-    if (refused) {
-      return {
-        test: async () => ({ ok: false, message: refused }),
-        write: async () => ({ ok: false, failure: { kind: 'fatal', reason: refused } }),
-      };
-    }
+    const refused = basePathGuard(config, deps.allowPrivateNetwork);
     const apis = createHubspotApis(config);
     return {
-      test: async () => testConnection(apis),
-      listObjects: async () => listObjects(apis, deps.logger),
-      write: (batch, context) => writeBatch(apis, batch, context),
+      async test() {
+        const reason = await refused();
+        return reason ? { ok: false, message: reason } : testConnection(apis);
+      },
+      async listObjects() {
+        const reason = await refused();
+        if (reason) throw new Error(reason);
+        return listObjects(apis, deps.logger);
+      },
+      async write(batch, context) {
+        const reason = await refused();
+        if (reason) return { ok: false, failure: { kind: 'fatal', reason } };
+        return writeBatch(apis, batch, context);
+      },
       close: async () => apis.close(),
     };
   },
