@@ -139,7 +139,7 @@ export function createMemoryDestination(options: MemoryOptions = {}): MemoryDest
         knobs.onCrash?.();
         throw new Error('simulated crash after the destination applied the batch');
       }
-      const answered = outcomes.filter((o, i) => {
+      const answered = outcomes.filter((_o, i) => {
         const change = batch[i];
         return !change || !knobs.omitKeys.has(keyOf(change));
       });
