@@ -94,9 +94,10 @@ describe('syncs', () => {
   });
 
   it('validates schedules: interval of at least 60 s, cron with a real time zone', async () => {
-    api = await createTestApi();
-    const ids = await seedConfig(api);
-    const post = (schedule: unknown) => api?.call('POST', '/v1/syncs', syncBody(ids, { schedule }));
+    const t = await createTestApi();
+    api = t;
+    const ids = await seedConfig(t);
+    const post = (schedule: unknown) => t.call('POST', '/v1/syncs', syncBody(ids, { schedule }));
     expect(await post({ type: 'interval', everySeconds: 30 })).toMatchObject({
       status: 400,
       body: { error: { code: 'validation_failed', details: [{ path: 'schedule.everySeconds' }] } },
@@ -119,8 +120,8 @@ describe('syncs', () => {
       },
     });
     const cron = await post({ type: 'cron', expression: '0 6 * * *', timezone: 'Europe/Paris' });
-    expect(cron?.status).toBe(201);
-    const next = new Date((cron?.body as { nextRunAt: string }).nextRunAt);
+    expect(cron.status).toBe(201);
+    const next = new Date((cron.body as { nextRunAt: string }).nextRunAt);
     expect(
       new Intl.DateTimeFormat('en-GB', {
         timeZone: 'Europe/Paris',

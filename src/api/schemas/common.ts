@@ -1,14 +1,15 @@
 import { z } from '@hono/zod-openapi';
 
 /**
- * Building blocks shared by every resource's schemas. Strings refuse NUL characters because Postgres
- * cannot store them in text or jsonb; without this a stray `\u0000` would surface as a 500.
+ * Building blocks shared by every resource's schemas. Strings refuse NUL characters and lone UTF-16
+ * surrogates because Postgres cannot store them in text or jsonb; without this a stray `\u0000` or
+ * `\ud800` would surface as a 500.
  */
 
-const noNul = (value: string) => !value.includes('\u0000');
+const storable = (value: string) => !value.includes('\u0000') && value.isWellFormed();
+const notStorable = 'must be valid Unicode without NUL characters';
 
-export const text = (max: number) =>
-  z.string().max(max).refine(noNul, { message: 'must not contain NUL characters' });
+export const text = (max: number) => z.string().max(max).refine(storable, { message: notStorable });
 
 export const nameField = text(200)
   .min(1)
@@ -29,18 +30,14 @@ export const jsonObject = z
         ctx.addIssue({ code: 'custom', path: item.path, message: 'is nested more than 32 levels deep' });
         return;
       }
-      if (typeof item.value === 'string' && !noNul(item.value)) {
-        ctx.addIssue({ code: 'custom', path: item.path, message: 'must not contain NUL characters' });
+      if (typeof item.value === 'string' && !storable(item.value)) {
+        ctx.addIssue({ code: 'custom', path: item.path, message: notStorable });
         return;
       }
       if (item.value && typeof item.value === 'object') {
         for (const [key, child] of Object.entries(item.value)) {
-          if (!noNul(key)) {
-            ctx.addIssue({
-              code: 'custom',
-              path: item.path,
-              message: 'keys must not contain NUL characters',
-            });
+          if (!storable(key)) {
+            ctx.addIssue({ code: 'custom', path: item.path, message: `keys ${notStorable}` });
             return;
           }
           stack.push({ value: child, path: [...item.path, key], depth: item.depth + 1 });
