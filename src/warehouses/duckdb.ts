@@ -112,7 +112,7 @@ export function openDuckdb(config: DuckdbConfig): Warehouse {
   async function* withConnection<T>(
     statementTimeoutMs: number | undefined,
     signal: AbortSignal | undefined,
-    fn: (connection: DuckDBConnection) => AsyncGenerator<T>,
+    fn: (connection: DuckDBConnection, interrupted: () => boolean) => AsyncGenerator<T>,
   ): AsyncGenerator<T> {
     if (closed) throw new WarehouseError('the DuckDB warehouse is closed');
     signal?.throwIfAborted();
@@ -136,7 +136,7 @@ export function openDuckdb(config: DuckdbConfig): Warehouse {
     };
     signal?.addEventListener('abort', onAbort, { once: true });
     try {
-      yield* fn(connection);
+      yield* fn(connection, () => timedOut || aborted);
     } catch (error) {
       if (aborted) signal?.throwIfAborted();
       if (timedOut) {
@@ -165,7 +165,12 @@ export function openDuckdb(config: DuckdbConfig): Warehouse {
     return columns;
   };
 
-  async function* rows(connection: DuckDBConnection, sql: string, batchSize: number) {
+  async function* rows(
+    connection: DuckDBConnection,
+    interrupted: () => boolean,
+    sql: string,
+    batchSize: number,
+  ) {
     const prepared = await prepareModel(connection, sql);
     try {
       const result = await prepared.stream();
@@ -188,6 +193,15 @@ export function openDuckdb(config: DuckdbConfig): Warehouse {
             pending = [];
           }
         }
+      }
+      // DuckDB ends a failed streaming query exactly like a finished one (no chunk either way), and
+      // node-api does not expose duckdb_result_error. A failed result reports an INVALID statement
+      // type; re-running the statement then yields DuckDB's own message. Without this check a CSV
+      // with one bad line deep inside would silently become a shorter model, and a mirror sync would
+      // delete the missing records.
+      if (result.statementType !== StatementType.SELECT) {
+        if (!interrupted()) await prepared.run();
+        throw new WarehouseError('DuckDB stopped the query before its end and gave no reason');
       }
       if (pending.length > 0) yield pending;
     } finally {
@@ -244,7 +258,9 @@ export function openDuckdb(config: DuckdbConfig): Warehouse {
       const columns = await columnsOf(sql, options?.statementTimeoutMs);
       if (limit === 0) return { columns, rows: [] };
       const batch = await firstOf(
-        withConnection(options?.statementTimeoutMs, undefined, (connection) => rows(connection, sql, limit)),
+        withConnection(options?.statementTimeoutMs, undefined, (connection, interrupted) =>
+          rows(connection, interrupted, sql, limit),
+        ),
         [],
       );
       return { columns, rows: batch };
@@ -254,7 +270,9 @@ export function openDuckdb(config: DuckdbConfig): Warehouse {
       if (!Number.isInteger(batchSize) || batchSize < 1) {
         throw new WarehouseError(`batchSize must be a positive whole number, got ${batchSize}`);
       }
-      yield* withConnection(statementTimeoutMs, signal, (connection) => rows(connection, sql, batchSize));
+      yield* withConnection(statementTimeoutMs, signal, (connection, interrupted) =>
+        rows(connection, interrupted, sql, batchSize),
+      );
     },
 
     async close() {
