@@ -6,6 +6,8 @@ import type { Logger } from '../logger.ts';
 import { openRuntime, type Runtime } from '../runtime.ts';
 import { version } from '../version.ts';
 import { warehouseDrivers } from '../warehouses/index.ts';
+import { createEngineDeps } from '../worker/engine-deps.ts';
+import { startWorker } from '../worker/worker.ts';
 import { listen } from './http-server.ts';
 
 export type Role = 'api' | 'worker' | 'scheduler';
@@ -52,9 +54,23 @@ async function startApi(runtime: Runtime): Promise<Service> {
   return { name: 'api', stop: () => server.close() };
 }
 
+async function startWorkerRole(runtime: Runtime): Promise<Service> {
+  const engine = createEngineDeps(runtime, { connectors, warehouses: warehouseDrivers });
+  const worker = startWorker({ ...engine, ...runtime.config.worker });
+  runtime.logger.info({ workerId: worker.id, ...runtime.config.worker }, 'worker started');
+  return {
+    name: 'worker',
+    // Stops claiming, lets in-flight batches record and hands unfinished runs back to the queue.
+    async stop() {
+      await worker.stop();
+      await engine.limiters.close();
+    },
+  };
+}
+
 const starters: Record<Role, (runtime: Runtime) => Promise<Service>> = {
   api: startApi,
-  worker: async () => ({ name: 'worker', stop: async () => {} }),
+  worker: startWorkerRole,
   scheduler: async () => ({ name: 'scheduler', stop: async () => {} }),
 };
 
