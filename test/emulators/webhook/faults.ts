@@ -16,6 +16,8 @@ export interface FaultOptions {
   rates?: { gone?: number; throttle?: number; error?: number; timeout?: number };
   /** A fault for any request that carries one of these record keys. */
   forKeys?: Record<string, Fault>;
+  /** A fault for the first request only that carries one of these keys (then it is consumed). */
+  once?: Record<string, Fault>;
   /** `Retry-After` seconds sent with `throttle` (429) and with 503s. */
   retryAfterSeconds?: number;
   /**
@@ -48,6 +50,11 @@ export function pickFault(
   for (const key of keys) {
     const fault = options.forKeys?.[key];
     if (fault) return fault;
+    const first = options.once?.[key];
+    if (first && options.once) {
+      delete options.once[key];
+      return first;
+    }
   }
   const rates = options.rates ?? {};
   const draw = random();
