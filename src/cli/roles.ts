@@ -4,6 +4,7 @@ import { ensureAdminKey } from '../auth/keys.ts';
 import type { Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
 import { openRuntime, type Runtime } from '../runtime.ts';
+import { startScheduler } from '../scheduler/scheduler.ts';
 import { version } from '../version.ts';
 import { warehouseDrivers } from '../warehouses/index.ts';
 import { createEngineDeps } from '../worker/engine-deps.ts';
@@ -68,10 +69,24 @@ async function startWorkerRole(runtime: Runtime): Promise<Service> {
   };
 }
 
+/** Safe in every process: each due time is enqueued once however many schedulers run (see scheduler.ts). */
+async function startSchedulerRole(runtime: Runtime): Promise<Service> {
+  if (!runtime.config.schedulerEnabled) {
+    runtime.logger.info('scheduler off (EBB_SCHEDULER=false)');
+    return { name: 'scheduler', stop: async () => {} };
+  }
+  const scheduler = startScheduler({
+    store: runtime.store,
+    logger: runtime.logger,
+    pollIntervalMs: Math.max(runtime.config.worker.pollIntervalMs, 1000),
+  });
+  return { name: 'scheduler', stop: () => scheduler.stop() };
+}
+
 const starters: Record<Role, (runtime: Runtime) => Promise<Service>> = {
   api: startApi,
   worker: startWorkerRole,
-  scheduler: async () => ({ name: 'scheduler', stop: async () => {} }),
+  scheduler: startSchedulerRole,
 };
 
 /**
