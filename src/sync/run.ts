@@ -79,9 +79,15 @@ export async function executeRun(
       const planStarted = Date.now();
       let plan: PlanResult;
       try {
-        plan = await runPlanner(deps, claimed, ctx, signal);
+        // A graceful stop also interrupts planning: planRun is idempotent, so the next owner replans.
+        const planSignal = options.drain ? AbortSignal.any([signal, options.drain]) : signal;
+        plan = await runPlanner(deps, claimed, ctx, planSignal);
       } catch (error) {
         if (signal.aborted) return { status: 'lease_lost' };
+        if (options.drain?.aborted) {
+          await handBack(deps.store, fence);
+          return { status: 'handed_back' };
+        }
         const message = error instanceof Error ? error.message : String(error);
         deps.logger.warn({ err: error, runId: fence.id }, 'planning failed');
         return await finish(deps, fence, { status: 'failed', errorCode: 'plan_failed', message });

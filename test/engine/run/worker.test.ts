@@ -152,6 +152,30 @@ describe('crashes and leases', () => {
     expect(harness.dest.writes.flatMap((w) => w.keys)).toHaveLength(40);
   });
 
+  it('hands a run back when stopped mid-planning', async () => {
+    harness = await createHarness(store, { rows: rows(3) });
+    const runId = await enqueue(harness.syncId);
+    const slowPlanner: typeof harness.deps.planRun = (_store, input) =>
+      new Promise((_resolve, reject) => {
+        input.signal.addEventListener('abort', () => reject(new Error('planning interrupted')), {
+          once: true,
+        });
+      });
+    const worker = startWorker({
+      ...harness.deps,
+      planRun: slowPlanner,
+      workerId: 'worker-a',
+      concurrency: 1,
+      pollIntervalMs: 20,
+      leaseMs: 5000,
+    });
+    await waitFor(async () => (await readRun(store, runId)).phase === 'planning');
+    await worker.stop();
+    const run = await readRun(store, runId);
+    expect(run).toMatchObject({ status: 'queued', errorCode: null });
+    expect(harness.dest.writes).toHaveLength(0);
+  });
+
   it('resumes a dead worker’s run once its lease expires', async () => {
     harness = await createHarness(store, {
       rows: rows(10),
