@@ -1,6 +1,6 @@
 import http from 'node:http';
 import https from 'node:https';
-import type { LookupFunction } from 'node:net';
+import { isIP, type LookupFunction } from 'node:net';
 import { type ResolvedAddress, resolveSafeAddress } from './ssrf.ts';
 
 /**
@@ -41,10 +41,12 @@ export interface HttpSender {
 
 const defaultMaxResponseBytes = 4 * 1024 * 1024;
 
-function pinnedLookup(pinned: ResolvedAddress): LookupFunction {
+function pinnedLookup(pinned: ResolvedAddress[]): LookupFunction {
   return (_hostname, options, callback) => {
-    if (options.all) callback(null, [pinned]);
-    else callback(null, pinned.address, pinned.family);
+    const [first] = pinned;
+    if (options.all) callback(null, pinned);
+    else if (first) callback(null, first.address, first.family);
+    else callback(Object.assign(new Error('no checked address'), { code: 'ENOTFOUND' }), '', 4);
   };
 }
 
@@ -100,9 +102,9 @@ async function sendWith(
     path: `${url.pathname}${url.search}`,
     headers: { ...request.headers, 'content-length': String(request.body.length) },
     agent: secure ? agents.https : agents.http,
-    lookup: pinnedLookup(resolved.address),
+    lookup: pinnedLookup(resolved.addresses),
     // The certificate is checked against the name the user typed, not the pinned address.
-    servername: secure && resolved.address.address !== host ? host : undefined,
+    servername: secure && isIP(host) === 0 ? host : undefined,
   };
   const maxBytes = request.maxResponseBytes ?? defaultMaxResponseBytes;
 

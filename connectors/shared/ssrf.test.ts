@@ -52,7 +52,7 @@ describe('SSRF guard', () => {
   it('allows private addresses when the deployment says so', async () => {
     expect(await resolveSafeAddress('127.0.0.1', { allowPrivateNetwork: true })).toEqual({
       ok: true,
-      address: { address: '127.0.0.1', family: 4 },
+      addresses: [{ address: '127.0.0.1', family: 4 }],
     });
     const local = await resolveSafeAddress('localhost', { allowPrivateNetwork: true });
     expect(local.ok).toBe(true);

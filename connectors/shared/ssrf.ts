@@ -91,7 +91,8 @@ export interface ResolvedAddress {
   family: 4 | 6;
 }
 
-export type ResolveResult = { ok: true; address: ResolvedAddress } | { ok: false; reason: string };
+/** Every address the name resolved to, all checked; the socket may try each (happy eyeballs). */
+export type ResolveResult = { ok: true; addresses: ResolvedAddress[] } | { ok: false; reason: string };
 
 /** URL host names keep IPv6 literals in brackets; resolvers and `isIP` want them bare. */
 function bareHost(hostname: string): string {
@@ -99,7 +100,7 @@ function bareHost(hostname: string): string {
 }
 
 /**
- * Resolves `hostname` and returns the address to connect to. Unless private networks are allowed, it
+ * Resolves `hostname` and returns the addresses to connect to. Unless private networks are allowed, it
  * refuses when any resolved address is non-public: a name that mixes public and private answers is a
  * rebinding setup, not a real API.
  */
@@ -134,5 +135,8 @@ export async function resolveSafeAddress(
       }
     }
   }
-  return { ok: true, address: { address: first.address, family: first.family === 6 ? 6 : 4 } };
+  return {
+    ok: true,
+    addresses: addresses.map(({ address, family }) => ({ address, family: family === 6 ? 6 : 4 })),
+  };
 }
