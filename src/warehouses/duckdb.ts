@@ -10,6 +10,7 @@ import { z } from 'zod';
 import { columnConverter } from './duckdb-values.ts';
 import {
   type ColumnInfo,
+  DEFAULT_INTERACTIVE_TIMEOUT_MS,
   type StreamOptions,
   type Warehouse,
   type WarehouseDriver,
@@ -248,17 +249,18 @@ export function openDuckdb(config: DuckdbConfig): Warehouse {
     },
 
     columns(sql, options) {
-      return columnsOf(sql, options?.statementTimeoutMs);
+      return columnsOf(sql, options?.statementTimeoutMs ?? DEFAULT_INTERACTIVE_TIMEOUT_MS);
     },
 
     async preview(sql, limit, options) {
       if (!Number.isInteger(limit) || limit < 0) {
         throw new WarehouseError(`preview limit must be a whole number, got ${limit}`);
       }
-      const columns = await columnsOf(sql, options?.statementTimeoutMs);
+      const timeoutMs = options?.statementTimeoutMs ?? DEFAULT_INTERACTIVE_TIMEOUT_MS;
+      const columns = await columnsOf(sql, timeoutMs);
       if (limit === 0) return { columns, rows: [] };
       const batch = await firstOf(
-        withConnection(options?.statementTimeoutMs, undefined, (connection, interrupted) =>
+        withConnection(timeoutMs, undefined, (connection, interrupted) =>
           rows(connection, interrupted, sql, limit),
         ),
         [],

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { createTypeParsers } from './postgres-values.ts';
 import {
   type ColumnInfo,
+  DEFAULT_INTERACTIVE_TIMEOUT_MS,
   type StreamOptions,
   type Warehouse,
   type WarehouseDriver,
@@ -180,21 +181,27 @@ export function openPostgres(config: PostgresConfig): Warehouse {
     },
 
     columns(sql, options) {
-      return readOnly(options?.statementTimeoutMs, async (client, types) => {
-        const result = await client.query({ text: modelQuery(sql, ' limit 0'), types });
-        return columnsOf(client, result.fields);
-      });
+      return readOnly(
+        options?.statementTimeoutMs ?? DEFAULT_INTERACTIVE_TIMEOUT_MS,
+        async (client, types) => {
+          const result = await client.query({ text: modelQuery(sql, ' limit 0'), types });
+          return columnsOf(client, result.fields);
+        },
+      );
     },
 
     preview(sql, limit, options) {
       if (!Number.isInteger(limit) || limit < 0) {
         return Promise.reject(new WarehouseError(`preview limit must be a whole number, got ${limit}`));
       }
-      return readOnly(options?.statementTimeoutMs, async (client, types) => {
-        const result = await client.query({ text: modelQuery(sql, ` limit ${limit}`), types });
-        const columns = await columnsOf(client, result.fields);
-        return { columns, rows: result.rows as WarehouseRow[] };
-      });
+      return readOnly(
+        options?.statementTimeoutMs ?? DEFAULT_INTERACTIVE_TIMEOUT_MS,
+        async (client, types) => {
+          const result = await client.query({ text: modelQuery(sql, ` limit ${limit}`), types });
+          const columns = await columnsOf(client, result.fields);
+          return { columns, rows: result.rows as WarehouseRow[] };
+        },
+      );
     },
 
     stream(sql, options) {

@@ -41,12 +41,25 @@ export interface ColumnInfo {
   type: string;
 }
 
+/**
+ * The statement timeout of `columns` and `preview` when the caller gives none: they answer a person
+ * waiting on a screen, so an unbounded query there is a mistake, not a choice.
+ */
+export const DEFAULT_INTERACTIVE_TIMEOUT_MS = 60_000;
+
 export type ConnectionTest = { ok: true; message?: string } | { ok: false; message: string };
 
 export interface StreamOptions {
   /** Rows per yielded batch; memory is bounded by this, not by the model's size. */
   batchSize: number;
+  /** Aborting stops the query on the warehouse and frees its connection; the stream throws the reason. */
   signal?: AbortSignal;
+  /**
+   * Bounds the whole stream, from the query's start to its last row, including the time the consumer
+   * spends between batches (Postgres times a cursor's statement until the cursor closes). 0 disables
+   * it. On expiry the stream throws a `WarehouseError` saying `canceling statement due to statement
+   * timeout`.
+   */
   statementTimeoutMs: number;
 }
 

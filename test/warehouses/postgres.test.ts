@@ -143,6 +143,21 @@ describe('postgres warehouse: streaming', () => {
     expect(error).toBeInstanceOf(WarehouseError);
     expect((error as WarehouseError).message).toBe('canceling statement due to statement timeout');
     expect((error as WarehouseError).code).toBe('57014');
+    await expect(wh.preview('select pg_sleep(10)', 1, { statementTimeoutMs: 200 })).rejects.toThrow(
+      'canceling statement due to statement timeout',
+    );
+  });
+
+  it('times the whole stream, including a slow consumer, as the contract says', async () => {
+    let received = 0;
+    const error = await (async () => {
+      for await (const batch of stream('select g from generate_series(1, 10000) g', 1000, 500)) {
+        received += batch.length;
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+    })().catch((e: unknown) => e);
+    expect((error as WarehouseError).message).toBe('canceling statement due to statement timeout');
+    expect(received).toBeLessThan(10_000);
   });
 
   it('stops on abort, ends the query on the server and keeps the warehouse usable', async () => {
