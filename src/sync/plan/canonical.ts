@@ -55,7 +55,42 @@ function bigintJson(value: bigint): string {
 
 function dateJson(value: Date): string {
   // An invalid Date has no ISO form; its string is still stable and visible to a person.
-  return Number.isNaN(value.getTime()) ? `"${String(value)}"` : `"${value.toISOString()}"`;
+  return Number.isNaN(value.getTime()) ? `"${String(value)}"` : `"${isoUtc(value)}"`;
+}
+
+const pad2 = Array.from({ length: 100 }, (_, i) => String(i).padStart(2, '0'));
+const pad3 = Array.from({ length: 1000 }, (_, i) => String(i).padStart(3, '0'));
+const MIN_FAST = Date.UTC(1000, 0, 1);
+const MAX_FAST = Date.UTC(10000, 0, 1);
+
+/**
+ * Exactly `Date.prototype.toISOString`, about three times faster: a model with two timestamp columns
+ * formats millions of them per run. Outside years 1000-9999 it defers to the built-in.
+ */
+export function isoUtc(value: Date): string {
+  const t = value.getTime();
+  if (!(t >= MIN_FAST && t < MAX_FAST)) return value.toISOString();
+  let days = Math.floor(t / 86_400_000);
+  let ms = t - days * 86_400_000;
+  const h = (ms / 3_600_000) | 0;
+  ms -= h * 3_600_000;
+  const mi = (ms / 60_000) | 0;
+  ms -= mi * 60_000;
+  const s = (ms / 1000) | 0;
+  ms -= s * 1000;
+  // Civil date from days since the epoch (Howard Hinnant's algorithm), in eras of 400 years.
+  days += 719_468;
+  const era = Math.floor(days / 146_097);
+  const doe = days - era * 146_097;
+  const yoe = Math.floor(
+    (doe - Math.floor(doe / 1460) + Math.floor(doe / 36_524) - Math.floor(doe / 146_096)) / 365,
+  );
+  const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
+  const mp = Math.floor((5 * doy + 2) / 153);
+  const day = doy - Math.floor((153 * mp + 2) / 5) + 1;
+  const month = mp < 10 ? mp + 3 : mp - 9;
+  const year = yoe + era * 400 + (month <= 2 ? 1 : 0);
+  return `${year}-${pad2[month]}-${pad2[day]}T${pad2[h]}:${pad2[mi]}:${pad2[s]}.${pad3[ms]}Z`;
 }
 
 /**
@@ -74,7 +109,7 @@ export function canonicalText(value: WarehouseValue | undefined): string | null 
     case 'boolean':
       return value ? 'true' : 'false';
   }
-  if (value instanceof Date) return Number.isNaN(value.getTime()) ? String(value) : value.toISOString();
+  if (value instanceof Date) return Number.isNaN(value.getTime()) ? String(value) : isoUtc(value);
   return canonicalJson(value);
 }
 

@@ -3,6 +3,7 @@ import type { FieldMapping, IdentifierMapping } from '../../db/schema/index.ts';
 import { copyValue } from '../../db/store.ts';
 import type { WarehouseRow } from '../../warehouses/types.ts';
 import { canonicalJson, canonicalText, containsNul } from './canonical.ts';
+import { createSeenKeys } from './seen-keys.ts';
 
 /** Ebb's reasons for not sending a row; shown to users in the per-row log. */
 export const invalidReasons = {
@@ -13,11 +14,13 @@ export const invalidReasons = {
 } as const;
 
 /** The staging table's columns, in the order `encodeRow` writes them. */
-export const stageColumns = ['pk', 'fp', 'ident', 'invalid', 'payload'] as const;
+export const stageColumns = ['pk', 'fp', 'ident', 'invalid', 'payload', 'seen'] as const;
 
 export interface RowEncoder {
   /** One COPY text line for the stage, and whether Ebb already knows the row is invalid. */
   encode(row: WarehouseRow): { line: string; invalid: boolean };
+  /** How many rows had a key that may have occurred before (candidate duplicates). */
+  readonly candidates: number;
 }
 
 export interface EncoderInput {
@@ -44,8 +47,18 @@ export function createRowEncoder(input: EncoderInput): RowEncoder {
   const identifier = input.identifier;
   const identifierTag = identifier ? `\n${JSON.stringify(identifier.to)}\n` : '';
   const primaryKey = input.primaryKey;
+  const seenKeys = createSeenKeys();
+  let candidates = 0;
+  const seenColumn = (pk: string | null) => {
+    if (pk === null || !seenKeys.add(pk)) return '\\N';
+    candidates++;
+    return 't';
+  };
 
   return {
+    get candidates() {
+      return candidates;
+    },
     encode(row) {
       let payload = '{';
       let first = true;
@@ -71,14 +84,20 @@ export function createRowEncoder(input: EncoderInput): RowEncoder {
         ident?.includes('\u0000') === true;
       if (nul) {
         // The key is kept when it can be, so a mirror run never deletes a row that is present.
-        const key = pk === null || pk.includes('\u0000') ? '\\N' : escapeCopy(pk);
-        return { line: `${key}\t\\N\t\\N\t${invalidReasons.nul}\t\\N\n`, invalid: true };
+        const key = pk === null || pk.includes('\u0000') ? null : pk;
+        const line = `${key === null ? '\\N' : escapeCopy(key)}\t\\N\t\\N\t${invalidReasons.nul}\t\\N\t${seenColumn(key)}\n`;
+        return { line, invalid: true };
       }
 
-      const fp = hash('sha256', identifier ? payload + identifierTag + (ident ?? '') : payload, 'base64url');
+      // 144 bits of SHA-256: collisions are out of reach, and the snapshot's index stays small.
+      const fp = hash(
+        'sha256',
+        identifier ? payload + identifierTag + (ident ?? '') : payload,
+        'base64url',
+      ).slice(0, 24);
       const line = `${pk === null ? '\\N' : escapeCopy(pk)}\t${fp}\t${ident === null ? '\\N' : escapeCopy(ident)}\t${
         invalid === null ? '\\N' : invalid
-      }\t${escapeCopy(payload)}\n`;
+      }\t${escapeCopy(payload)}\t${seenColumn(pk)}\n`;
       return { line, invalid: invalid !== null };
     },
   };

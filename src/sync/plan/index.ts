@@ -13,7 +13,7 @@ import {
   writeOutbox,
 } from './diff.ts';
 import { createRowEncoder } from './encode.ts';
-import { createStage, dropStage, indexStage, loadStage, stageTables } from './stage.ts';
+import { createStage, dropStage, findDuplicates, loadStage, stageTables } from './stage.ts';
 
 export type { PlannedCounts, PlanSample } from './diff.ts';
 export { invalidReasons } from './encode.ts';
@@ -113,8 +113,9 @@ export async function planRun(store: Store, input: PlanInput): Promise<PlanResul
       onProgress: input.onProgress,
     });
     const loadedAt = performance.now();
-    const hasDuplicates = await indexStage(store, tables);
+    const hasDuplicates = await findDuplicates(store, tables, loaded.candidates);
     const snapshotSize = await countSnapshot(store, input.syncId);
+    const indexedAt = performance.now();
     const ctx: DiffContext = {
       runId: input.runId,
       syncId: input.syncId,
@@ -145,6 +146,8 @@ export async function planRun(store: Store, input: PlanInput): Promise<PlanResul
         invalid: result.invalid,
         planned: result.planned,
         loadMs: Math.round(loadedAt - started),
+        indexMs: Math.round(indexedAt - loadedAt),
+        diffMs: Math.round(performance.now() - indexedAt),
         totalMs: Math.round(performance.now() - started),
       },
       input.dryRun ? 'dry run planned' : 'run planned',

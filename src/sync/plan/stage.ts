@@ -6,7 +6,7 @@ import { type RowEncoder, stageColumns } from './encode.ts';
 
 /**
  * The per-run staging tables: `stage` holds every model row as (pk, fingerprint, identifier, invalid
- * reason, payload text), `dups` the keys that occur more than once. UNLOGGED: they are rebuilt from the
+ * reason, payload text, candidate-duplicate flag), `dups` the keys that occur more than once. UNLOGGED: they are rebuilt from the
  * model when a run resumes, so they need no write-ahead log.
  */
 export interface StageTables {
@@ -32,7 +32,7 @@ export async function dropStage(db: Queryable, tables: StageTables): Promise<voi
 export async function createStage(db: Queryable, tables: StageTables): Promise<void> {
   await dropStage(db, tables);
   await db.execute(
-    `create unlogged table ${tables.stage} (pk text, fp text, ident text, invalid text, payload text)`,
+    `create unlogged table ${tables.stage} (pk text, fp text, ident text, invalid text, payload text, seen boolean)`,
   );
 }
 
@@ -54,7 +54,7 @@ export async function loadStage(
   tables: StageTables,
   encoder: RowEncoder,
   input: LoadInput,
-): Promise<{ rows: number; invalid: number }> {
+): Promise<{ rows: number; invalid: number; candidates: number }> {
   let rows = 0;
   let invalid = 0;
   let failure: { error: unknown } | undefined;
@@ -85,19 +85,28 @@ export async function loadStage(
   }
   await store.copyIn(tables.stage, stageColumns, chunks());
   if (failure) throw failure.error;
-  return { rows, invalid };
+  return { rows, invalid, candidates: encoder.candidates };
 }
 
 /**
- * Finds duplicated keys and gives the planner row counts for the diff joins. Returns whether any key
- * occurs more than once.
+ * Finds duplicated keys among the candidates the Bloom filter flagged (`seen`); with none flagged there
+ * is certainly no duplicate and the stage is not scanned again. Returns whether any key occurs twice.
  */
-export async function indexStage(db: Queryable, tables: StageTables): Promise<boolean> {
+export async function findDuplicates(
+  db: Queryable,
+  tables: StageTables,
+  candidates: number,
+): Promise<boolean> {
+  if (candidates === 0) {
+    await db.execute(`create unlogged table ${tables.dups} (pk text)`);
+    return false;
+  }
   await db.execute(
     `create unlogged table ${tables.dups} as
-       select pk from ${tables.stage} where pk is not null group by pk having count(*) > 1`,
+       select pk from ${tables.stage}
+       where pk in (select pk from ${tables.stage} where seen)
+       group by pk having count(*) > 1`,
   );
-  await db.execute(`analyze ${tables.stage}`);
-  const [row] = await db.query<{ any: boolean }>(`select exists (select 1 from ${tables.dups}) as any`);
-  return row?.any === true;
+  const [row] = await db.query<{ found: boolean }>(`select exists (select 1 from ${tables.dups}) as found`);
+  return row?.found === true;
 }

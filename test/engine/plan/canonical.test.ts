@@ -1,7 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { canonicalJson, canonicalText } from '../../../src/sync/plan/canonical.ts';
+import { canonicalJson, canonicalText, isoUtc } from '../../../src/sync/plan/canonical.ts';
 import { createRowEncoder } from '../../../src/sync/plan/encode.ts';
+import { createSeenKeys } from '../../../src/sync/plan/seen-keys.ts';
 import type { WarehouseRow, WarehouseValue } from '../../../src/warehouses/types.ts';
 
 const encoder = createRowEncoder({
@@ -32,6 +33,25 @@ describe('canonical values', () => {
     expect(canonicalJson('12.50')).toBe('"12.50"');
     expect(canonicalText(2n ** 70n)).toBe('1180591620717411303424');
     expect(canonicalText(new Date('2024-03-01T00:00:00Z'))).toBe('2024-03-01T00:00:00.000Z');
+  });
+
+  it('formats every instant exactly as toISOString does', () => {
+    const instant = fc.integer({ min: -8_640_000_000_000_000, max: 8_640_000_000_000_000 });
+    fc.assert(
+      fc.property(instant, (t) => isoUtc(new Date(t)) === new Date(t).toISOString()),
+      { numRuns: 20_000 },
+    );
+    for (const t of [0, -1, Date.UTC(2000, 1, 29), Date.UTC(1000, 0, 1), Date.UTC(10000, 0, 1) - 1]) {
+      expect(isoUtc(new Date(t))).toBe(new Date(t).toISOString());
+    }
+  });
+
+  it('flags every repeated key as a candidate duplicate, and few others', () => {
+    const seen = createSeenKeys();
+    let flagged = 0;
+    for (let i = 0; i < 100_000; i++) if (seen.add(`k${i}`)) flagged++;
+    expect(flagged).toBeLessThan(5);
+    for (let i = 0; i < 100_000; i += 997) expect(seen.add(`k${i}`)).toBe(true);
   });
 
   it('gives nested JSON the same text whatever its key order', () => {
