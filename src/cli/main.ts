@@ -4,6 +4,7 @@ import { ConfigError, loadConfig } from '../config.ts';
 import { createLogger } from '../logger.ts';
 import { version } from '../version.ts';
 import { runRoles } from './roles.ts';
+import { runCommand } from './run-command.ts';
 
 const usage = `Usage: ebb <command>
 
@@ -11,6 +12,7 @@ Commands:
   start       run the API, a worker and the scheduler in one process (embedded defaults)
   api         run the REST API (and the scheduler)
   worker      run a worker that claims and executes sync runs (and the scheduler)
+  run <sync>  run one sync now in this process, with progress, and print its counts
   migrate     apply database migrations and exit
   version     print the version
 
@@ -43,6 +45,13 @@ async function main(argv: string[]): Promise<number> {
       return runRoles(config, logger, ['worker', 'scheduler']);
     case 'migrate':
       return runRoles(config, logger, []);
+    case 'run':
+      // The engine's info logs would interleave with the progress bar; warnings and errors still show.
+      return runCommand(
+        config,
+        config.log.level === 'info' ? createLogger({ ...config.log, level: 'warn' }) : logger,
+        argv.slice(argv.indexOf('run') + 1),
+      );
     default:
       process.stderr.write(`ebb: unknown command "${[command, ...rest].join(' ')}"\n\n${usage}\n`);
       return 2;

@@ -120,7 +120,7 @@ export const memoryConnector: Connector<z.infer<typeof memoryDestinationConfig>>
         return {
           ok: true,
           outcomes: batch.map((change) => {
-            if (change.fields.email === 'reject@example.com') {
+            if (change.identifier === 'reject@example.com') {
               return { key: change.key, status: 'rejected' as const, reason: 'INVALID_EMAIL' };
             }
             const id = change.identifier ?? change.key;
