@@ -6,6 +6,7 @@ import { type HandlerResult, isObject, type RequestHandler } from './server.ts';
  * key), applies upserts and deletes by key, and answers one result per record, in reverse order, so a
  * client that matches by position fails. Knobs: records that fail individually, records that make the
  * whole batch invalid (400, the way Segment refuses an oversized event), and a required auth header.
+ * The options are read on every request, so a test can change them between runs.
  */
 export interface BatchApiOptions {
   /** Where the records are in the request body; null for a bare array. */
