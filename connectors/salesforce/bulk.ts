@@ -1,3 +1,5 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Connection } from 'jsforce';
 import type { Logger } from '../../src/logger.ts';
 import type { Json, RecordOutcome } from '../types.ts';
 import type { WireRecord } from './collections.ts';
@@ -22,9 +24,10 @@ export async function sendBulkJob(
   operation: BulkOperation,
   records: readonly WireRecord[],
   matchField: string,
+  signal: AbortSignal,
   logger: Logger,
 ): Promise<RecordOutcome[]> {
-  const { conn, config } = session;
+  const { conn } = session;
   const columns = bulkColumns(operation, records, matchField);
   const rows = records.map(
     (r): Record<string, Json | undefined> => (r.id ? { ...r.fields, Id: r.id } : r.fields),
@@ -38,29 +41,29 @@ export async function sendBulkJob(
     lineEnding: 'LF',
     ...(operation === 'upsert' ? { externalIdFieldName: matchField } : {}),
   });
-  let polls = 0;
-  job.on('inProgress', () => {
-    polls += 1;
-  });
   let opened = false;
+  let calls = 0;
   try {
-    await job.open();
+    await session.call(signal, () => job.open());
     opened = true;
+    calls += 1;
+    // The upload has no request deadline: 100 MB of CSV may legitimately take longer than one call.
+    signal.throwIfAborted();
     await job.uploadData(csv);
-    await job.close();
-    await job.poll(config.bulkPollIntervalMs, config.bulkPollTimeoutMs);
+    calls += 1;
+    await session.call(signal, () => job.close());
+    calls += 1;
+    calls += await waitForJob(session, signal, job);
   } catch (error) {
     if (opened) await abortQuietly(job, logger);
     // Rethrown as is: classifyError reads jsforce's errorCode from it.
     throw error;
   } finally {
-    session.noteBulkCalls(4 + polls);
+    session.noteBulkCalls(calls);
   }
-  const [successful, failed, unprocessed] = await Promise.all([
-    job.getSuccessfulResults(),
-    job.getFailedResults(),
-    job.getUnprocessedRecords(),
-  ]);
+  const [successful, failed, unprocessed] = await session.call(signal, () =>
+    Promise.all([job.getSuccessfulResults(), job.getFailedResults(), job.getUnprocessedRecords()]),
+  );
   session.noteBulkCalls(3);
 
   const keysByMatch = new Map<string, string[]>();
@@ -102,6 +105,35 @@ export async function sendBulkJob(
         reason: 'Bulk API job returned no result for this record',
       },
   );
+}
+
+/**
+ * Polls until the job ends, like jsforce's `poll()` but abortable by the run's signal. Returns the
+ * number of status requests made (each one counts against the org's API usage).
+ */
+type IngestJob = ReturnType<Connection['bulk2']['createJob']>;
+
+async function waitForJob(session: SalesforceSession, signal: AbortSignal, job: IngestJob): Promise<number> {
+  const { bulkPollIntervalMs, bulkPollTimeoutMs } = session.config;
+  const deadline = Date.now() + bulkPollTimeoutMs;
+  let polls = 0;
+  while (Date.now() < deadline) {
+    const info = await session.call(signal, () => job.check());
+    polls += 1;
+    switch (info.state) {
+      case 'JobComplete':
+        return polls;
+      case 'Failed':
+        throw new Error(`Ingest job failed to complete due to: ${info.errorMessage ?? 'no reason given'}`);
+      case 'Aborted':
+        throw new Error('Job has been aborted');
+      default:
+        await sleep(bulkPollIntervalMs, undefined, { signal });
+    }
+  }
+  throw Object.assign(new Error(`Bulk API job ${job.id} did not finish within ${bulkPollTimeoutMs} ms`), {
+    name: 'JobPollingTimeout',
+  });
 }
 
 function bulkColumns(operation: BulkOperation, records: readonly WireRecord[], matchField: string): string[] {

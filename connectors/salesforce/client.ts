@@ -171,6 +171,7 @@ function plan(
             operation,
             [...direct, ...found],
             matchField,
+            signal,
             context.logger,
           );
           return [...bulk, ...missing];

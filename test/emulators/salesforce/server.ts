@@ -45,6 +45,8 @@ export interface SalesforceEmulator {
   setApiUsage(used: number): void;
   /** Method and path of every request, in arrival order. */
   requests: string[];
+  /** How many faults of each kind were injected. */
+  faultCounts: { serverErrors: number; timeouts: number; recordErrors: number };
   refreshCount(): number;
   close(): Promise<void>;
 }
@@ -59,6 +61,7 @@ export async function startSalesforceEmulator(
   const refreshToken = randomUUID();
   const jobs = new Map<string, IngestJob>();
   const requests: string[] = [];
+  const faultCounts = { serverErrors: 0, timeouts: 0, recordErrors: 0 };
   const sockets = new Set<Socket>();
   const limit = options.dailyApiLimit ?? 100_000;
   let used = 0;
@@ -87,7 +90,7 @@ export async function startSalesforceEmulator(
   };
   const accessToken = issue();
   const recordFault = (): SaveResult | null =>
-    random() < (faults.recordErrorRate ?? 0)
+    random() < (faults.recordErrorRate ?? 0) && ++faultCounts.recordErrors > 0
       ? {
           success: false,
           errors: [
@@ -167,6 +170,7 @@ export async function startSalesforceEmulator(
     used += 1;
     const faultable = method !== 'GET' || path.startsWith('/query');
     if (faultable && random() < (faults.serverErrorRate ?? 0)) {
+      faultCounts.serverErrors += 1;
       return send(res, 503, [{ errorCode: 'SERVER_UNAVAILABLE', message: 'Server temporarily unavailable' }]);
     }
     const hang = faultable && method !== 'PUT' && random() < (faults.timeoutRate ?? 0);
@@ -182,6 +186,7 @@ export async function startSalesforceEmulator(
     }
     const reply = route(method, path, u, body, raw, version);
     if (hang) {
+      faultCounts.timeouts += 1;
       // The change is applied and the answer lost: the client must not create a second record.
       setTimeout(() => res.socket?.destroy(), faults.hangMs ?? 30_000).unref();
       return;
@@ -418,6 +423,7 @@ export async function startSalesforceEmulator(
       used = next;
     },
     requests,
+    faultCounts,
     refreshCount: () => refreshes,
     close: async () => {
       for (const s of sockets) s.destroy();
