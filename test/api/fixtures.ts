@@ -150,7 +150,12 @@ export interface TestApi {
   app: ReturnType<typeof createApp>;
 }
 
-export async function createTestApi(): Promise<TestApi> {
+export async function createTestApi(
+  registries: Pick<AppDeps, 'warehouses' | 'connectors'> = {
+    warehouses: { memory: memoryWarehouse as unknown as WarehouseDriver },
+    connectors: { memory: memoryConnector as unknown as Connector },
+  },
+): Promise<TestApi> {
   const store = await createTestStore();
   const deps: AppDeps = {
     store,
@@ -158,8 +163,7 @@ export async function createTestApi(): Promise<TestApi> {
     config: { maxBodyBytes: 256 * 1024, allowPrivateNetwork: true },
     version: 'test',
     secrets: createSecretBox(randomBytes(32)),
-    warehouses: { memory: memoryWarehouse as unknown as WarehouseDriver },
-    connectors: { memory: memoryConnector as unknown as Connector },
+    ...registries,
   };
   const app = createApp(deps);
   const keys = new Map<ApiKeyRole, Record<string, string>>();

@@ -65,7 +65,7 @@ export function nextStoredConfig(
   kind: { configSchema: z.ZodType<unknown>; secretFields: readonly string[] },
   patch: Record<string, unknown>,
   stored?: StoredConfig,
-): { config: Record<string, unknown>; secrets: string | null; full: unknown } {
+): { config: Record<string, unknown>; secrets: string | null } {
   const current = stored ? mergeSecrets(stored, deps.secrets) : {};
   const merged: Record<string, unknown> = { ...current };
   for (const [key, value] of Object.entries(patch)) {
@@ -73,13 +73,10 @@ export function nextStoredConfig(
     if (value === null && stored) delete merged[key];
     else merged[key] = value;
   }
-  const full = parseKindConfig(kind.configSchema, merged);
-  if (!full || typeof full !== 'object' || Array.isArray(full)) {
-    throw new ApiError('validation_failed', 'The config must be an object.', [
-      { path: 'config', message: 'must be an object' },
-    ]);
-  }
-  return { ...splitSecrets(full as Record<string, unknown>, kind.secretFields, deps.secrets), full };
+  // Validated here, but stored as sent: the engine parses it again, so defaults and transforms stay
+  // the connector's business and a later default change applies to existing configs.
+  parseKindConfig(kind.configSchema, merged);
+  return splitSecrets(merged, kind.secretFields, deps.secrets);
 }
 
 export function warehouseDriver(deps: AppDeps, kind: string): WarehouseDriver {
