@@ -262,3 +262,37 @@ describe('destinations', () => {
     });
   });
 });
+
+describe('model changes and the syncs that use them', () => {
+  it('refuses SQL that drops a column a sync maps, naming the sync and the columns', async () => {
+    const t = await start();
+    const ids = await seedConfig(t);
+    expect((await t.call('POST', '/v1/syncs', syncBody(ids))).status).toBe(201);
+    const { tables } = await import('./fixtures.ts');
+    tables.narrow = {
+      columns: [
+        { name: 'id', type: 'integer' },
+        { name: 'email', type: 'text' },
+      ],
+      rows: [],
+    };
+    try {
+      const syncId = ((await t.call('GET', '/v1/syncs')).body as { data: { id: string }[] }).data[0]?.id;
+      expect(
+        await t.call('PATCH', `/v1/models/${ids.modelId}`, { sql: 'select * from narrow' }),
+      ).toMatchObject({
+        status: 409,
+        body: {
+          error: {
+            code: 'conflict',
+            message:
+              'The new SQL drops columns that syncs map: "customers to crm" (name). Change those syncs first.',
+            details: { syncs: [{ id: syncId, name: 'customers to crm', missingColumns: ['name'] }] },
+          },
+        },
+      });
+    } finally {
+      delete tables.narrow;
+    }
+  });
+});

@@ -76,6 +76,29 @@ async function checkedColumns(
   return columns;
 }
 
+/** A model change must not pull a column from under a sync that maps it. */
+async function refuseBreakingSyncs(deps: AppDeps, modelId: string, columns: Set<string>) {
+  const users = await deps.store.db
+    .select({ id: syncs.id, name: syncs.name, identifier: syncs.identifier, mappings: syncs.mappings })
+    .from(syncs)
+    .where(eq(syncs.modelId, modelId));
+  const broken = users.flatMap((sync) => {
+    const used = [...(sync.identifier ? [sync.identifier.from] : []), ...sync.mappings.map((m) => m.from)];
+    const missing = [...new Set(used.filter((column) => !columns.has(column)))];
+    return missing.length > 0 ? [{ id: sync.id, name: sync.name, missingColumns: missing }] : [];
+  });
+  if (broken.length > 0) {
+    const list = broken.map((b) => `"${b.name}" (${b.missingColumns.join(', ')})`).join(', ');
+    throw new ApiError(
+      'conflict',
+      `The new SQL drops columns that syncs map: ${list}. Change those syncs first.`,
+      {
+        syncs: broken,
+      },
+    );
+  }
+}
+
 const tags = ['models'];
 const one = jsonResponse(modelSchema, 'The model');
 
@@ -178,7 +201,8 @@ export function registerModels(app: App) {
       next.primaryKey !== current.primaryKey ||
       next.sourceId !== current.sourceId
     ) {
-      await checkedColumns(deps, next.sourceId, next.sql, next.primaryKey);
+      const columns = await checkedColumns(deps, next.sourceId, next.sql, next.primaryKey);
+      await refuseBreakingSyncs(deps, current.id, new Set(columns.map((col) => col.name)));
     }
     try {
       const [row] = await deps.store.db
