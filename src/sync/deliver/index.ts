@@ -5,7 +5,9 @@ import type { Logger } from '../../logger.ts';
 import { type BatchEnv, deliverBatch, type StopReason } from './batch.ts';
 import type { LimiterRegistry } from './limiters.ts';
 import {
+  addProgress,
   changeBytes,
+  LeaseLostError,
   type OutboxRecord,
   type RecordResult,
   readPendingPage,
@@ -15,6 +17,8 @@ import {
 import type { Clock, RetryPolicy } from './retry.ts';
 
 export type { StopReason } from './batch.ts';
+
+const PROGRESS_EVERY_MS = 500;
 
 export interface DeliverInput {
   store: Store;
@@ -29,7 +33,7 @@ export interface DeliverInput {
   logger: Logger;
   /** Graceful stop: send nothing new, let in-flight batches record, leave the rest pending. */
   drain: AbortSignal;
-  /** Called after each batch is recorded. */
+  /** Called after the run's progress counts are written (at most every PROGRESS_EVERY_MS). */
   onBatch?: () => void;
 }
 
@@ -72,8 +76,31 @@ export async function deliverRun(input: DeliverInput): Promise<DeliveryEnd> {
     stop: setStop,
     async record(results) {
       await recordResults(store, run, results);
-      input.onBatch?.();
+      for (const r of results) delta[r.status] += 1;
+      if (Date.now() - lastFlush >= PROGRESS_EVERY_MS) await flushProgress();
     },
+  };
+  // Progress is written at most every PROGRESS_EVERY_MS, not per batch: one hot row updated by every
+  // batch would serialise their commits.
+  const delta = { accepted: 0, rejected: 0 };
+  let lastFlush = 0;
+  let flushing: Promise<void> | undefined;
+  const flushProgress = async (): Promise<void> => {
+    while (flushing) await flushing;
+    if (delta.accepted + delta.rejected === 0) return;
+    const sending = { ...delta };
+    delta.accepted = 0;
+    delta.rejected = 0;
+    lastFlush = Date.now();
+    flushing = addProgress(store, run, sending).then((held) => {
+      if (!held) throw new LeaseLostError(`run ${run.id} is no longer held by ${run.workerId}`);
+      input.onBatch?.();
+    });
+    try {
+      await flushing;
+    } finally {
+      flushing = undefined;
+    }
   };
   const dispatch = (batch: OutboxRecord[]) => {
     queue
@@ -110,6 +137,7 @@ export async function deliverRun(input: DeliverInput): Promise<DeliveryEnd> {
     input.drain.removeEventListener('abort', onDrain);
   }
   if (failure) throw failure;
+  if (!context.signal.aborted) await flushProgress();
   if (!stop && context.signal.aborted) return { kind: 'drain' };
   // A cancel that arrived while the last batches were in flight still counts.
   if (!stop && (await cancelRequested(store, run.id))) stop = { kind: 'cancelled' };

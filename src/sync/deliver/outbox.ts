@@ -73,7 +73,8 @@ export function changeBytes(change: PlannedChange): number {
  * Records a batch's outcomes and advances the snapshot in one transaction (invariant 2): an accepted
  * upsert/insert/update writes the fingerprint the destination now holds; an accepted delete removes the
  * snapshot row; a rejection leaves the snapshot as it was, so the row comes back next run. The run row
- * is the fence: if this worker no longer owns the run, nothing is written.
+ * is the fence: a share lock, so batches of one run commit side by side, while a takeover (an update of
+ * the row) waits for them; if this worker no longer owns the run, nothing is written.
  */
 export async function recordResults(
   store: Store,
@@ -81,21 +82,35 @@ export async function recordResults(
   results: readonly RecordResult[],
 ): Promise<void> {
   if (results.length === 0) return;
-  const accepted = results.filter((r) => r.status === 'accepted').length;
-  const rejected = results.length - accepted;
   await store.transaction(async (tx) => {
-    const owned = await tx.execute(
-      `update sync_runs set updated_at = now(), counts = ${bumpCounts('$3', '$4')}
-       where id = $1 and worker_id = $2 and status = 'running'`,
-      [run.id, run.workerId, accepted, rejected],
+    const [owned] = await tx.query(
+      `select 1 from sync_runs where id = $1 and worker_id = $2 and status = 'running' for share`,
+      [run.id, run.workerId],
     );
-    if (owned === 0) throw new LeaseLostError(`run ${run.id} is no longer held by ${run.workerId}`);
-    await writeRecords(tx, run.id, results);
+    if (!owned) throw new LeaseLostError(`run ${run.id} is no longer held by ${run.workerId}`);
+    await writeRecords(tx, results);
     await advanceSnapshot(tx, run, results);
   });
 }
 
-/** counts.accepted += a, counts.rejected += r, counts.pending -= a + r, in SQL so batches never race. */
+/**
+ * Moves recorded outcomes from `pending` into the run's visible counts. Progress only: the final counts
+ * are recounted from the outbox when the run finishes. Returns false when the run is no longer held.
+ */
+export async function addProgress(
+  store: Queryable,
+  run: { id: string; workerId: string },
+  delta: { accepted: number; rejected: number },
+): Promise<boolean> {
+  const updated = await store.execute(
+    `update sync_runs set updated_at = now(), counts = ${bumpCounts('$3', '$4')}
+     where id = $1 and worker_id = $2 and status = 'running'`,
+    [run.id, run.workerId, delta.accepted, delta.rejected],
+  );
+  return updated > 0;
+}
+
+/** counts.accepted += a, counts.rejected += r, counts.pending -= a + r, in SQL so updates never race. */
 function bumpCounts(a: string, r: string): string {
   const field = (name: string) => `coalesce((counts->>'${name}')::int, 0)`;
   return `coalesce(counts, '{}'::jsonb) || jsonb_build_object(
@@ -104,7 +119,11 @@ function bumpCounts(a: string, r: string): string {
     'pending', greatest(${field('pending')} - ${a}::int - ${r}::int, 0))`;
 }
 
-async function writeRecords(tx: Queryable, runId: string, results: readonly RecordResult[]) {
+/**
+ * Looked up by primary key only: ids are global and were read from this run's outbox. A run_id or status
+ * index path would scan every pending record of the run per batch (quadratic over a large outbox).
+ */
+async function writeRecords(tx: Queryable, results: readonly RecordResult[]) {
   const rows = results.map((r) => ({
     id: r.record.id,
     status: r.status,
@@ -116,10 +135,10 @@ async function writeRecords(tx: Queryable, runId: string, results: readonly Reco
     `update run_records r
      set status = x.status, attempts = x.attempts, reason = x.reason,
        destination_record_id = x.destination_record_id, updated_at = now()
-     from jsonb_to_recordset($2::jsonb) as x(id bigint, status text, attempts int, reason text,
+     from jsonb_to_recordset($1::jsonb) as x(id bigint, status text, attempts int, reason text,
        destination_record_id text)
-     where r.id = x.id and r.run_id = $1 and r.status = 'pending'`,
-    [runId, JSON.stringify(rows)],
+     where r.id = any($2::bigint[]) and r.id = x.id and r.status = 'pending'`,
+    [JSON.stringify(rows), `{${rows.map((r) => r.id).join(',')}}`],
   );
 }
 
