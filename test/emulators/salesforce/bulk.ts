@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Org, SaveResult, SObjectRecord } from './org.ts';
+import { notFound, type Reply } from './rest.ts';
 
 /** Bulk API 2.0 ingest jobs: the lifecycle, CSV in, result CSVs out in shuffled order. */
 
@@ -166,4 +167,60 @@ export function processJob(
   job.successful = shuffle(job.successful);
   job.failed = shuffle(job.failed);
   job.state = 'JobComplete';
+}
+
+/** The `/jobs/ingest` resources: create, upload (a chunked CSV PUT answered 201), close, poll, results. */
+export function handleBulk(
+  jobs: Map<string, IngestJob>,
+  org: Org,
+  recordFault: () => SaveResult | null,
+  shuffle: <T>(a: T[]) => T[],
+  request: { method: string; path: string; body: unknown; raw: string; version: string },
+): Reply {
+  const { method, path, body, raw, version } = request;
+  if (path === '/jobs/ingest' && method === 'POST') {
+    const job = newJob((body ?? {}) as Record<string, unknown>);
+    if (typeof job === 'string') return { status: 400, body: [{ errorCode: 'INVALIDJOB', message: job }] };
+    jobs.set(job.id, job);
+    return { status: 200, body: jobInfo(job, version) };
+  }
+  const m = /^\/jobs\/ingest\/(\w+)(\/\w+)?$/.exec(path);
+  const job = jobs.get(m?.[1] ?? '');
+  if (!m || !job) return notFound;
+  const sub = m[2];
+  const invalidState = (message: string): Reply => ({
+    status: 409,
+    body: [{ errorCode: 'INVALIDJOBSTATE', message }],
+  });
+  if (sub === '/batches' && method === 'PUT') {
+    if (job.state !== 'Open') return invalidState('Job is not open');
+    job.csv += raw;
+    return { status: 201, body: undefined, type: 'text/plain' };
+  }
+  if (!sub && method === 'PATCH') {
+    const state = (body as { state?: string } | null)?.state;
+    if (state === 'UploadComplete' && job.state === 'Open') job.state = 'UploadComplete';
+    else if (state === 'Aborted' && ['Open', 'UploadComplete', 'InProgress'].includes(job.state)) {
+      job.state = 'Aborted';
+    } else return invalidState(`cannot move a ${job.state} job to ${state}`);
+    return { status: 200, body: jobInfo(job, version) };
+  }
+  if (!sub && method === 'GET') {
+    // Processing happens between polls, so a client always sees InProgress once.
+    if (job.state === 'InProgress') processJob(job, org, recordFault, shuffle);
+    else if (job.state === 'UploadComplete') job.state = 'InProgress';
+    return { status: 200, body: jobInfo(job, version) };
+  }
+  if (!sub && method === 'DELETE') {
+    jobs.delete(job.id);
+    return { status: 204, body: undefined, type: 'text/plain' };
+  }
+  const csv = (rows: string[][]): Reply => ({ status: 200, body: writeCsv(rows), type: 'text/csv' });
+  if (method === 'GET' && sub === '/successfulResults') {
+    return csv([['sf__Id', 'sf__Created', ...job.header], ...job.successful]);
+  }
+  if (method === 'GET' && sub === '/failedResults')
+    return csv([['sf__Id', 'sf__Error', ...job.header], ...job.failed]);
+  if (method === 'GET' && sub === '/unprocessedrecords') return csv([job.header, ...job.unprocessed]);
+  return notFound;
 }

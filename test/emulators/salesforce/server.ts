@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { type IngestJob, jobInfo, newJob, processJob, writeCsv } from './bulk.ts';
+import { handleBulk, type IngestJob } from './bulk.ts';
 import { Org, type SaveResult, type SObjectDef, type SObjectRecord, standardObjects } from './org.ts';
-import { runSoql } from './soql.ts';
+import { handleRest, type RestContext } from './rest.ts';
 
 /**
  * A local Salesforce that speaks the wire protocol jsforce uses: REST sObject Collections, SOQL
@@ -45,6 +45,8 @@ export interface SalesforceEmulator {
   setApiUsage(used: number): void;
   /** Method and path of every request, in arrival order. */
   requests: string[];
+  /** Each Bulk CSV upload: whether it came chunked (no Content-Length), as jsforce streams it. */
+  bulkUploads: { chunked: boolean; contentType: string }[];
   /** How many faults of each kind were injected. */
   faultCounts: { serverErrors: number; timeouts: number; recordErrors: number };
   refreshCount(): number;
@@ -61,6 +63,7 @@ export async function startSalesforceEmulator(
   const refreshToken = randomUUID();
   const jobs = new Map<string, IngestJob>();
   const requests: string[] = [];
+  const bulkUploads: { chunked: boolean; contentType: string }[] = [];
   const faultCounts = { serverErrors: 0, timeouts: 0, recordErrors: 0 };
   const sockets = new Set<Socket>();
   const limit = options.dailyApiLimit ?? 100_000;
@@ -102,6 +105,8 @@ export async function startSalesforceEmulator(
           ],
         }
       : null;
+
+  const restContext: RestContext = { org, recordFault, usage: () => ({ used, limit }) };
 
   const server = createServer((req, res) => {
     handle(req, res).catch((error: unknown) => {
@@ -184,7 +189,16 @@ export async function startSalesforceEmulator(
         ]);
       }
     }
-    const reply = route(method, path, u, body, raw, version);
+    if (method === 'PUT' && path.endsWith('/batches')) {
+      bulkUploads.push({
+        chunked:
+          req.headers['transfer-encoding'] === 'chunked' && req.headers['content-length'] === undefined,
+        contentType: req.headers['content-type'] ?? '',
+      });
+    }
+    const reply = path.startsWith('/jobs/ingest')
+      ? handleBulk(jobs, org, recordFault, shuffle, { method, path, body, raw, version })
+      : handleRest(restContext, method, path, u, body);
     if (hang) {
       faultCounts.timeouts += 1;
       // The change is applied and the answer lost: the client must not create a second record.
@@ -192,218 +206,6 @@ export async function startSalesforceEmulator(
       return;
     }
     send(res, reply.status, reply.body, reply.type);
-  }
-
-  function route(
-    method: string,
-    path: string,
-    u: URL,
-    body: unknown,
-    raw: string,
-    version: string,
-  ): { status: number; body?: unknown; type?: string } {
-    if (path === '/limits' && method === 'GET') {
-      return {
-        status: 200,
-        body: { DailyApiRequests: { Max: limit, Remaining: Math.max(0, limit - used) } },
-      };
-    }
-    if (path === '/sobjects' && method === 'GET') {
-      const sobjects = [...org.objects.values()].map((o) => ({
-        name: o.name,
-        label: o.name,
-        createable: true,
-        updateable: true,
-        queryable: true,
-        deletable: true,
-        custom: o.name.endsWith('__c'),
-        customSetting: false,
-        deprecatedAndHidden: false,
-        keyPrefix: o.prefix,
-      }));
-      return { status: 200, body: { encoding: 'UTF-8', maxBatchSize: 200, sobjects } };
-    }
-    const describe = /^\/sobjects\/(\w+)\/describe$/.exec(path);
-    if (describe && method === 'GET') {
-      const def = org.objects.get(describe[1] ?? '');
-      if (!def)
-        return {
-          status: 404,
-          body: [{ errorCode: 'NOT_FOUND', message: 'The requested resource does not exist' }],
-        };
-      const fields = def.fields.map((f) => ({
-        name: f.name,
-        label: f.name.replace(/__c$/, '').replace(/_/g, ' '),
-        type: f.type,
-        nillable: !f.required && f.type !== 'id',
-        createable: f.type !== 'id',
-        updateable: f.type !== 'id',
-        defaultedOnCreate: f.type === 'id' || f.type === 'boolean',
-        externalId: f.externalId ?? false,
-        unique: f.externalId ?? false,
-        idLookup: f.type === 'id' || (f.externalId ?? false),
-      }));
-      return { status: 200, body: { name: def.name, label: def.name, keyPrefix: def.prefix, fields } };
-    }
-    if (path === '/query' && method === 'GET') return runSoql(org, u.searchParams.get('q') ?? '');
-    const collection = /^\/composite\/sobjects(?:\/(\w+)\/(\w+))?$/.exec(path);
-    if (collection) return handleCollection(method, collection[1], collection[2], u, body);
-    if (path.startsWith('/jobs/ingest')) return handleBulk(method, path, body, raw, version);
-    return {
-      status: 404,
-      body: [{ errorCode: 'NOT_FOUND', message: 'The requested resource does not exist' }],
-    };
-  }
-
-  function handleCollection(
-    method: string,
-    type: string | undefined,
-    extField: string | undefined,
-    u: URL,
-    body: unknown,
-  ) {
-    if (method === 'DELETE') {
-      const ids = (u.searchParams.get('ids') ?? '').split(',').filter(Boolean);
-      if (ids.length > 200) return tooMany();
-      return {
-        status: 200,
-        body: dml(u.searchParams.get('allOrNone') === 'true', ids, (id) => org.delete(null, id)),
-      };
-    }
-    const payload = body as { allOrNone?: boolean; records?: Record<string, unknown>[] } | null;
-    if (!payload || !Array.isArray(payload.records)) {
-      return { status: 400, body: [{ errorCode: 'JSON_PARSER_ERROR', message: 'records is required' }] };
-    }
-    if (payload.records.length > 200) return tooMany();
-    for (const r of payload.records) {
-      const t = type ?? (r.attributes as { type?: string } | undefined)?.type ?? '';
-      if (!org.objects.has(t))
-        return {
-          status: 400,
-          body: [{ errorCode: 'INVALID_TYPE', message: `sObject type '${t}' is not supported.` }],
-        };
-      const unknown = org.unknownField(t, r);
-      if (unknown) {
-        return {
-          status: 400,
-          body: [
-            { errorCode: 'INVALID_FIELD', message: `No such column '${unknown}' on sobject of type ${t}` },
-          ],
-        };
-      }
-    }
-    const fieldsOf = (r: Record<string, unknown>) => {
-      const { attributes, id, Id, ...rest } = r;
-      return rest as SObjectRecord;
-    };
-    const typeOf = (r: Record<string, unknown>) => type ?? (r.attributes as { type: string }).type;
-    const apply = (r: Record<string, unknown>): SaveResult => {
-      if (method === 'POST' && !type) return org.create(typeOf(r), fieldsOf(r));
-      if (method === 'PATCH' && !type) return org.update(typeOf(r), String(r.id ?? ''), fieldsOf(r));
-      if (method === 'PATCH' && type && extField) return org.upsert(type, extField, fieldsOf(r));
-      return { success: false, errors: [{ statusCode: 'METHOD_NOT_ALLOWED', message: method, fields: [] }] };
-    };
-    return { status: 200, body: dml(payload.allOrNone === true, payload.records, apply) };
-  }
-
-  /** One result per input, in input order; allOrNone rolls every change back if any record fails. */
-  function dml<T>(allOrNone: boolean, inputs: T[], apply: (input: T) => SaveResult): SaveResult[] {
-    const saved = allOrNone ? org.snapshot() : null;
-    const results = inputs.map((input) => recordFault() ?? apply(input));
-    if (saved && results.some((r) => !r.success)) {
-      org.restore(saved);
-      return results.map((r) =>
-        r.success
-          ? {
-              success: false,
-              errors: [
-                {
-                  statusCode: 'ALL_OR_NONE_OPERATION_ROLLED_BACK',
-                  message:
-                    'Record rolled back because not all records were valid and the request was using AllOrNone header',
-                  fields: [],
-                },
-              ],
-            }
-          : r,
-      );
-    }
-    return results;
-  }
-
-  function tooMany() {
-    return {
-      status: 400,
-      body: [
-        {
-          errorCode: 'EXCEEDED_ID_LIMIT',
-          message: 'record limit reached. cannot submit more than 200 records into this call',
-        },
-      ],
-    };
-  }
-
-  function handleBulk(method: string, path: string, body: unknown, raw: string, version: string) {
-    const notFound = {
-      status: 404,
-      body: [{ errorCode: 'NOT_FOUND', message: 'The requested resource does not exist' }],
-    };
-    if (path === '/jobs/ingest' && method === 'POST') {
-      const job = newJob((body ?? {}) as Record<string, unknown>);
-      if (typeof job === 'string') return { status: 400, body: [{ errorCode: 'INVALIDJOB', message: job }] };
-      jobs.set(job.id, job);
-      return { status: 200, body: jobInfo(job, version) };
-    }
-    const m = /^\/jobs\/ingest\/(\w+)(\/\w+)?$/.exec(path);
-    const job = jobs.get(m?.[1] ?? '');
-    if (!m || !job) return notFound;
-    const sub = m[2];
-    if (sub === '/batches' && method === 'PUT') {
-      if (job.state !== 'Open')
-        return { status: 409, body: [{ errorCode: 'INVALIDJOBSTATE', message: 'Job is not open' }] };
-      job.csv += raw;
-      return { status: 201, body: undefined, type: 'text/plain' };
-    }
-    if (!sub && method === 'PATCH') {
-      const state = (body as { state?: string } | null)?.state;
-      if (state === 'UploadComplete' && job.state === 'Open') job.state = 'UploadComplete';
-      else if (state === 'Aborted' && ['Open', 'UploadComplete', 'InProgress'].includes(job.state))
-        job.state = 'Aborted';
-      else
-        return {
-          status: 409,
-          body: [{ errorCode: 'INVALIDJOBSTATE', message: `cannot move a ${job.state} job to ${state}` }],
-        };
-      return { status: 200, body: jobInfo(job, version) };
-    }
-    if (!sub && method === 'GET') {
-      // Processing happens between polls, so a client always sees InProgress once.
-      if (job.state === 'InProgress') processJob(job, org, recordFault, shuffle);
-      else if (job.state === 'UploadComplete') job.state = 'InProgress';
-      return { status: 200, body: jobInfo(job, version) };
-    }
-    if (!sub && method === 'DELETE') {
-      jobs.delete(job.id);
-      return { status: 204, body: undefined, type: 'text/plain' };
-    }
-    if (method === 'GET' && sub === '/successfulResults') {
-      return {
-        status: 200,
-        body: writeCsv([['sf__Id', 'sf__Created', ...job.header], ...job.successful]),
-        type: 'text/csv',
-      };
-    }
-    if (method === 'GET' && sub === '/failedResults') {
-      return {
-        status: 200,
-        body: writeCsv([['sf__Id', 'sf__Error', ...job.header], ...job.failed]),
-        type: 'text/csv',
-      };
-    }
-    if (method === 'GET' && sub === '/unprocessedrecords') {
-      return { status: 200, body: writeCsv([job.header, ...job.unprocessed]), type: 'text/csv' };
-    }
-    return notFound;
   }
 
   return {
@@ -424,6 +226,7 @@ export async function startSalesforceEmulator(
     },
     requests,
     faultCounts,
+    bulkUploads,
     refreshCount: () => refreshes,
     close: async () => {
       for (const s of sockets) s.destroy();
