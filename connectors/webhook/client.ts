@@ -18,6 +18,9 @@ import { classifyError, type WebhookVerdict } from './classify.ts';
 import type { WebhookConfig, WebhookTemplate } from './config.ts';
 import { batchWebhookId, parseSigningSecret, signWebhook, webhookIdFor } from './sign.ts';
 
+/** A request body stays under 1 MiB: common receiver and proxy body limits start there. */
+export const maxWebhookBytes = 1024 * 1024;
+
 /** The payload for one record, shaped by the template (see config.ts for the documented shape). */
 export function buildRecordEvent(
   change: PlannedChange,
@@ -55,9 +58,14 @@ export function createWebhookClient(config: WebhookConfig, deps: ConnectorDeps):
   let sender: HttpSender | null = null;
 
   async function deliver(id: string, payload: Json, signal: AbortSignal): Promise<HttpResult> {
-    sender ??= createHttpSender();
     // The body is serialised once and these exact bytes are both signed and sent.
     const body = Buffer.from(JSON.stringify(payload), 'utf8');
+    if (body.length > maxWebhookBytes) {
+      // Answered as the receiver would (413), so a batch is split and a lone record rejected.
+      const text = `the payload is ${body.length} bytes, over Ebb's limit of ${maxWebhookBytes} for one request`;
+      return { ok: true, response: { status: 413, headers: {}, text } };
+    }
+    sender ??= createHttpSender();
     const timestamp = Math.floor(Date.now() / 1000);
     const headers: Record<string, string> = {
       'user-agent': `Ebb-Webhooks/${version}`,

@@ -1,6 +1,6 @@
 import { originKey } from '../shared/http-config.ts';
 import type { Connector, RateLimits } from '../types.ts';
-import { createWebhookClient } from './client.ts';
+import { createWebhookClient, maxWebhookBytes } from './client.ts';
 import { type WebhookConfig, webhookConfigSchema, webhookSecretFields } from './config.ts';
 
 /**
@@ -8,9 +8,6 @@ import { type WebhookConfig, webhookConfigSchema, webhookSecretFields } from './
  * a small service and can be raised per destination with `limits`.
  */
 const defaultLimits: RateLimits = { requestsPerInterval: 20, intervalMs: 1000, maxConcurrent: 4 };
-
-/** A batch request body stays under 1 MiB: common receiver and proxy body limits start there. */
-const maxBatchBytes = 1024 * 1024;
 
 export const webhookConnector: Connector<WebhookConfig> = {
   kind: 'webhook',
@@ -22,7 +19,7 @@ export const webhookConnector: Connector<WebhookConfig> = {
     objects: 'any',
     identifier: 'optional',
     maxBatchRecords: config.batchSize,
-    maxBatchBytes,
+    maxBatchBytes: maxWebhookBytes,
   }),
   limits: (config) => config.limits ?? defaultLimits,
   credentialKey: (config) => originKey('webhook', config.url),

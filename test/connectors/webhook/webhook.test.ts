@@ -265,4 +265,25 @@ describe('webhook connector against a Standard Webhooks receiver', () => {
     });
     expect(receiver.requests).toHaveLength(1);
   });
+
+  it('never sends a body over 1 MiB: a batch is split, a lone record rejected', async () => {
+    const { receiver, client } = await setUp({ batchSize: 3 });
+    const big = 'x'.repeat(600 * 1024);
+    const split = await client.write([upsert('1', { big }), upsert('2', { big })], context());
+    expect(split).toMatchObject({ ok: false, failure: { kind: 'split' } });
+    const alone = await client.write([upsert('1', { big: big + big })], context());
+    expect(alone).toEqual({
+      ok: true,
+      outcomes: [
+        {
+          key: '1',
+          status: 'rejected',
+          reason: expect.stringMatching(
+            /^HTTP 413: the payload is \d+ bytes, over Ebb's limit of 1048576 for one request$/,
+          ),
+        },
+      ],
+    });
+    expect(receiver.requests).toHaveLength(0);
+  });
 });
