@@ -59,7 +59,7 @@ export async function createScratchDatabase(base: string, prefix: string): Promi
 /** A migrated state store in its own database (the one the worker processes are given). */
 export async function createStateStore(base: string): Promise<{ db: ScratchDatabase; store: Store }> {
   const db = await createScratchDatabase(base, 'ebb_state');
-  const store = await openPostgresStore({ url: db.url, max: 4 });
+  const store = await openPostgresStore({ url: db.url, max: 4, applicationName: 'ebb-faults' });
   await store.migrate();
   return { db, store };
 }
@@ -168,10 +168,13 @@ export const finishedStatuses = ['succeeded', 'partial', 'failed', 'cancelled'];
 /** Polls until the run has finished (no sleeping on a guess: a deadline bounds the wait). */
 export async function waitForRun(store: Store, runId: string, deadlineMs: number): Promise<RunRow> {
   const until = Date.now() + deadlineMs;
+  let last = 'unread';
   for (;;) {
-    const run = await readRun(store, runId);
-    if (finishedStatuses.includes(run.status)) return run;
-    if (Date.now() > until) throw new Error(`run ${runId} still ${run.status} after ${deadlineMs} ms`);
+    // The state store may be restarting under a fault scenario: keep polling until the deadline.
+    const run = await readRun(store, runId).catch(() => undefined);
+    if (run && finishedStatuses.includes(run.status)) return run;
+    if (run) last = run.status;
+    if (Date.now() > until) throw new Error(`run ${runId} still ${last} after ${deadlineMs} ms`);
     await sleep(100);
   }
 }

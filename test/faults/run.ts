@@ -1,7 +1,9 @@
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { destinationChaosScenario, warehouseMidstreamScenario } from './chaos.ts';
 import { kill9Scenario } from './kill9.ts';
+import { postgresRestartScenario } from './restart.ts';
 import { type ScenarioContext, type ScenarioResult, summaryLine } from './scenario.ts';
 
 /**
@@ -13,6 +15,9 @@ import { type ScenarioContext, type ScenarioResult, summaryLine } from './scenar
 const scenarios: Record<string, (ctx: ScenarioContext) => Promise<ScenarioResult>> = {
   'kill9-hubspot': (ctx) => kill9Scenario(ctx, 'hubspot'),
   'kill9-webhook': (ctx) => kill9Scenario(ctx, 'webhook'),
+  'postgres-restart': postgresRestartScenario,
+  'destination-chaos': destinationChaosScenario,
+  'warehouse-midstream': warehouseMidstreamScenario,
 };
 
 async function main(): Promise<number> {
