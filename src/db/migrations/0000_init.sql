@@ -124,7 +124,6 @@ ALTER TABLE "run_records" ADD CONSTRAINT "run_records_run_id_sync_runs_id_fk" FO
 ALTER TABLE "sync_runs" ADD CONSTRAINT "sync_runs_sync_id_syncs_id_fk" FOREIGN KEY ("sync_id") REFERENCES "public"."syncs"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "sync_snapshots" ADD CONSTRAINT "sync_snapshots_sync_id_syncs_id_fk" FOREIGN KEY ("sync_id") REFERENCES "public"."syncs"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 CREATE INDEX "run_records_by_status" ON "run_records" USING btree ("run_id","status","id");--> statement-breakpoint
-CREATE INDEX "run_records_by_pk" ON "run_records" USING btree ("run_id","pk");--> statement-breakpoint
 CREATE UNIQUE INDEX "sync_runs_one_active_per_sync" ON "sync_runs" USING btree ("sync_id") WHERE "sync_runs"."status" in ('queued', 'running');--> statement-breakpoint
 CREATE UNIQUE INDEX "sync_runs_scheduled_once" ON "sync_runs" USING btree ("sync_id","scheduled_for") WHERE "sync_runs"."scheduled_for" is not null;--> statement-breakpoint
 CREATE INDEX "sync_runs_claim" ON "sync_runs" USING btree ("status","created_at");--> statement-breakpoint

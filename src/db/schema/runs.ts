@@ -31,7 +31,14 @@ export type RunPhase = (typeof runPhases)[number];
 export interface RunCounts {
   /** Rows the model returned. */
   rows: number;
-  planned: { insert: number; update: number; upsert: number; delete: number; unchanged: number; skipped: number };
+  planned: {
+    insert: number;
+    update: number;
+    upsert: number;
+    delete: number;
+    unchanged: number;
+    skipped: number;
+  };
   accepted: number;
   rejected: number;
   invalid: number;
@@ -140,7 +147,8 @@ export const runRecords = pgTable(
     updatedAt: updatedAt(),
   },
   (t) => [
+    // The outbox is read and updated by (run, status, id) only. A second index, e.g. on (run, pk), would
+    // cost more than the table's heap itself when planning writes a million-row outbox.
     index('run_records_by_status').on(t.runId, t.status, t.id),
-    index('run_records_by_pk').on(t.runId, t.pk),
   ],
 );

@@ -1,5 +1,5 @@
 import type { FieldMapping, IdentifierMapping, SyncMode } from '../../db/schema/index.ts';
-import type { Store } from '../../db/store.ts';
+import type { Queryable, Store } from '../../db/store.ts';
 import type { Logger } from '../../logger.ts';
 import type { Warehouse } from '../../warehouses/types.ts';
 import {
@@ -61,6 +61,11 @@ export class PlanError extends Error {
 }
 
 const DEFAULT_BATCH_SIZE = 5000;
+/**
+ * Memory for the diff's hash joins, for this transaction only: at 1M rows the snapshot's hash table is
+ * about 80 MB, and the default 4 MB splits it into batches spilled to disk.
+ */
+const DIFF_WORK_MEM = '64MB';
 
 function checkMappings(input: PlanInput): void {
   const seen = new Set<string>();
@@ -124,10 +129,14 @@ export async function planRun(store: Store, input: PlanInput): Promise<PlanResul
       hasDuplicates,
     };
     const result = input.dryRun
-      ? await dryPlan(store, tables, ctx, loaded.rows, snapshotSize)
+      ? await store.transaction(async (tx) => {
+          await tx.execute(`set local work_mem = '${DIFF_WORK_MEM}'`);
+          return dryPlan(tx, tables, ctx, loaded.rows, snapshotSize);
+        })
       : await store.transaction(async (tx) => {
           // Again inside the transaction: a concurrent earlier attempt cannot leave rows behind.
           await tx.execute('delete from run_records where run_id = $1', [input.runId]);
+          await tx.execute(`set local work_mem = '${DIFF_WORK_MEM}'`);
           const outbox = await writeOutbox(tx, tables, ctx, loaded.invalid);
           const valid = loaded.rows - outbox.invalid;
           const { insert, update, upsert, skipped } = outbox.planned;
@@ -161,7 +170,7 @@ export async function planRun(store: Store, input: PlanInput): Promise<PlanResul
 }
 
 async function dryPlan(
-  store: Store,
+  store: Queryable,
   tables: ReturnType<typeof stageTables>,
   ctx: DiffContext,
   rows: number,

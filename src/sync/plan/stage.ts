@@ -97,6 +97,9 @@ export async function findDuplicates(
   tables: StageTables,
   candidates: number,
 ): Promise<boolean> {
+  // Without statistics the planner guesses the stage is tiny and picks nested loops over the snapshot's
+  // index; sampling the key column alone is enough for it to choose hash joins.
+  await db.execute(`analyze ${tables.stage} (pk)`);
   if (candidates === 0) {
     await db.execute(`create unlogged table ${tables.dups} (pk text)`);
     return false;
