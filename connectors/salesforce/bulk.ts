@@ -85,7 +85,13 @@ export async function sendBulkJob(
     const error = String(row.sf__Error ?? '');
     const code = error.split(':')[0] ?? '';
     settle(row, (key) =>
-      failedOutcome(key, code ? [code] : [], error || 'Bulk API reported failure', operation),
+      failedOutcome(
+        key,
+        code ? [code] : [],
+        error || 'Bulk API reported failure',
+        operation,
+        operation === 'insert' ? matchField : null,
+      ),
     );
   }
   if (Array.isArray(unprocessed)) {

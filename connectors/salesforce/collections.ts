@@ -77,7 +77,13 @@ export async function sendCollection(
       return { key: record.key, status: 'accepted', destinationRecordId: result.id ?? record.id ?? null };
     }
     const errors = result.errors ?? [];
-    return failedOutcome(record.key, errors.map(errorCodeOf), describeErrors(errors), operation);
+    return failedOutcome(
+      record.key,
+      errors.map(errorCodeOf),
+      describeErrors(errors),
+      operation,
+      externalIdField,
+    );
   });
 }
 

@@ -48,7 +48,21 @@ export function failedOutcome(
   codes: readonly string[],
   reason: string,
   operation: string,
+  externalIdField: string | null,
 ): RecordOutcome {
+  // An insert that collides on its own external id was created by an earlier attempt whose answer
+  // was lost (or the record exists already): either way the row's record is there, with this Id.
+  const existing = /duplicates value on record with id: ([A-Za-z0-9]{15,18})/.exec(reason)?.[1];
+  if (
+    operation === 'insert' &&
+    externalIdField &&
+    existing &&
+    codes.length === 1 &&
+    codes[0] === 'DUPLICATE_VALUE' &&
+    reason.includes(externalIdField)
+  ) {
+    return { key, status: 'accepted', destinationRecordId: existing };
+  }
   if (operation === 'delete' && codes.length > 0 && codes.every((c) => alreadyDeletedCodes.has(c))) {
     return { key, status: 'accepted', destinationRecordId: null };
   }

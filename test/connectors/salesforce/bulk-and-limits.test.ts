@@ -209,6 +209,23 @@ describe('Salesforce sessions, limits and faults', () => {
     });
   });
 
+  it('accepts a re-sent insert whose first answer was lost, without a second record', async () => {
+    const sf = await emulator({ faults: { timeoutRate: 1, hangMs: 5000 } });
+    for (const bulkThreshold of [1000, 1]) {
+      const client = clientFor(sf, { requestTimeoutMs: 300, bulkThreshold });
+      const key = `k${bulkThreshold}`;
+      const batch = [change(key, 'insert', { Name: 'Once' })];
+      sf.setFaults({ timeoutRate: 1, hangMs: 5000 });
+      const lost = await client.write(batch, context('Account', 'insert', 'Ext_Id__c'));
+      expect(lost.ok ? 'ok' : lost.failure.kind).toBe('retry');
+      sf.setFaults({});
+      const again = outcomesOf(await client.write(batch, context('Account', 'insert', 'Ext_Id__c')));
+      const created = sf.records('Account').filter((r) => r.Ext_Id__c === key);
+      expect(created).toHaveLength(1);
+      expect(again.get(key)).toEqual({ key, status: 'accepted', destinationRecordId: created[0]?.Id });
+    }
+  });
+
   it('keeps accepted outcomes when a later call of the same batch fails', async () => {
     const sf = await emulator({ dailyApiLimit: 1 });
     const batch = Array.from({ length: 201 }, (_, i) => change(`k${i}`, 'upsert', { Name: `A ${i}` }));
