@@ -25,8 +25,102 @@ export interface HubspotSync {
   deps: EngineDeps;
   syncId: string;
   setModelSql(sql: string): Promise<void>;
-  run(): Promise<{ runId: string; end: RunEnd; counts: RunCounts | null }>;
+  run(): Promise<SyncRunResult>;
   close(): Promise<void>;
+}
+
+export interface SyncRunResult {
+  runId: string;
+  end: RunEnd;
+  counts: RunCounts | null;
+}
+
+/** The engine's dependencies with the given connectors, a DuckDB source and a fresh limiter registry. */
+export function createEngineDeps(
+  store: Store,
+  connectors: EngineDeps['connectors'],
+  options: { clock?: Clock; retry?: EngineDeps['retry'] } = {},
+): EngineDeps {
+  return {
+    store,
+    secrets: createSecretBox(Buffer.alloc(32, 9)),
+    logger: silentLogger,
+    connectors,
+    warehouses: { duckdb: duckdbDriver },
+    limiters: createLimiterRegistry(),
+    planRun,
+    config: { warehouseStatementTimeoutMs: 60_000, allowPrivateNetwork: true },
+    retry: options.retry,
+    clock: options.clock,
+  };
+}
+
+/** Enqueues a run of the sync and executes it in this process, as `ebb run --wait` does. */
+export async function runSync(
+  deps: EngineDeps,
+  syncId: string,
+  options: { drain?: AbortSignal } = {},
+): Promise<SyncRunResult> {
+  const queued = await enqueueRun(deps.store, { syncId, trigger: 'cli' });
+  if (!queued.ok) throw new Error(`enqueue failed: ${queued.reason}`);
+  const result = await runNow(deps, queued.run.id, { leaseMs: 60_000, drain: options.drain });
+  if (!result.ok) throw new Error(result.message);
+  const [row] = await deps.store.query<{ counts: RunCounts | null }>(
+    'select counts from sync_runs where id = $1',
+    [queued.run.id],
+  );
+  return { runId: queued.run.id, end: result.end, counts: row?.counts ?? null };
+}
+
+/** Source, model and destination rows for a sync of `sql` into `kind`, with the contact mappings. */
+export async function insertSync(
+  deps: EngineDeps,
+  options: {
+    sql: string;
+    mode: SyncMode;
+    kind: string;
+    config: Record<string, unknown>;
+    identifier: { from: string; to: string } | null;
+  },
+): Promise<{ syncId: string; modelId: string }> {
+  const { store } = deps;
+  const [sourceId, modelId, destinationId, syncId] = [
+    newId('source'),
+    newId('model'),
+    newId('destination'),
+    newId('sync'),
+  ];
+  const connector = deps.connectors[options.kind];
+  if (!connector) throw new Error(`no connector ${options.kind}`);
+  await store.execute(`insert into sources (id, name, kind, config) values ($1, $1, 'duckdb', '{}')`, [
+    sourceId,
+  ]);
+  await store.execute(
+    `insert into models (id, name, source_id, sql, primary_key) values ($1, $1, $2, $3, 'id')`,
+    [modelId, sourceId, options.sql],
+  );
+  const sealed = splitSecrets(options.config, connector.secretFields, deps.secrets);
+  await store.execute(
+    `insert into destinations (id, name, kind, config, secrets) values ($1, $1, $2, $3::jsonb, $4)`,
+    [destinationId, options.kind, JSON.stringify(sealed.config), sealed.secrets],
+  );
+  await store.execute(
+    `insert into syncs (id, name, model_id, destination_id, object, mode, identifier, mappings, schedule)
+     values ($1, $1, $2, $3, 'contacts', $4, $5::jsonb, $6::jsonb, '{"type":"manual"}')`,
+    [
+      syncId,
+      modelId,
+      destinationId,
+      options.mode,
+      JSON.stringify(options.identifier),
+      JSON.stringify([
+        { from: 'email', to: 'email' },
+        { from: 'first_name', to: 'firstname' },
+        { from: 'last_name', to: 'lastname' },
+      ]),
+    ],
+  );
+  return { syncId, modelId };
 }
 
 export async function createHubspotSync(
@@ -40,81 +134,27 @@ export async function createHubspotSync(
     retry?: EngineDeps['retry'];
   },
 ): Promise<HubspotSync> {
-  const secrets = createSecretBox(Buffer.alloc(32, 9));
-  const limiters = createLimiterRegistry();
-  const deps: EngineDeps = {
-    store,
-    secrets,
-    logger: silentLogger,
-    connectors: { hubspot: defineConnector(hubspotConnector) },
-    warehouses: { duckdb: duckdbDriver },
-    limiters,
-    planRun,
-    config: { warehouseStatementTimeoutMs: 60_000, allowPrivateNetwork: true },
-    retry: options.retry,
-    clock: options.clock,
-  };
-  const [sourceId, modelId, destinationId, syncId] = [
-    newId('source'),
-    newId('model'),
-    newId('destination'),
-    newId('sync'),
-  ];
-  await store.execute(`insert into sources (id, name, kind, config) values ($1, $1, 'duckdb', '{}')`, [
-    sourceId,
-  ]);
-  await store.execute(
-    `insert into models (id, name, source_id, sql, primary_key) values ($1, $1, $2, $3, 'id')`,
-    [modelId, sourceId, options.sql],
-  );
-  const sealed = splitSecrets(
-    {
+  const deps = createEngineDeps(store, { hubspot: defineConnector(hubspotConnector) }, options);
+  const { syncId, modelId } = await insertSync(deps, {
+    sql: options.sql,
+    mode: options.mode,
+    kind: 'hubspot',
+    config: {
       accessToken: emulator.options.accessToken,
       basePath: emulator.url,
       tier: 'professional',
       ...options.destination,
     },
-    hubspotConnector.secretFields,
-    secrets,
-  );
-  await store.execute(
-    `insert into destinations (id, name, kind, config, secrets) values ($1, $1, 'hubspot', $2::jsonb, $3)`,
-    [destinationId, JSON.stringify(sealed.config), sealed.secrets],
-  );
-  await store.execute(
-    `insert into syncs (id, name, model_id, destination_id, object, mode, identifier, mappings, schedule)
-     values ($1, $1, $2, $3, 'contacts', $4, $5::jsonb, $6::jsonb, '{"type":"manual"}')`,
-    [
-      syncId,
-      modelId,
-      destinationId,
-      options.mode,
-      JSON.stringify({ from: 'email', to: 'email' }),
-      JSON.stringify([
-        { from: 'email', to: 'email' },
-        { from: 'first_name', to: 'firstname' },
-        { from: 'last_name', to: 'lastname' },
-      ]),
-    ],
-  );
+    identifier: { from: 'email', to: 'email' },
+  });
   return {
     deps,
     syncId,
     async setModelSql(sql) {
       await store.execute('update models set sql = $2 where id = $1', [modelId, sql]);
     },
-    async run() {
-      const queued = await enqueueRun(store, { syncId, trigger: 'cli' });
-      if (!queued.ok) throw new Error(`enqueue failed: ${queued.reason}`);
-      const result = await runNow(deps, queued.run.id, { leaseMs: 60_000 });
-      if (!result.ok) throw new Error(result.message);
-      const [row] = await store.query<{ counts: RunCounts | null }>(
-        'select counts from sync_runs where id = $1',
-        [queued.run.id],
-      );
-      return { runId: queued.run.id, end: result.end, counts: row?.counts ?? null };
-    },
-    close: () => limiters.close(),
+    run: () => runSync(deps, syncId),
+    close: () => deps.limiters.close(),
   };
 }
 

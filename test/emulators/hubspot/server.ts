@@ -57,6 +57,9 @@ export interface HubspotEmulatorStats {
   maxInWindow: number;
   /** Batch calls by operation, e.g. `contacts/upsert`. */
   batchCalls: Record<string, number>;
+  /** performance.now() of the first authenticated request and of the last response, for rates. */
+  firstRequestAt: number | null;
+  lastResponseAt: number | null;
 }
 
 export interface HubspotEmulator {
@@ -78,6 +81,8 @@ const freshStats = (): HubspotEmulatorStats => ({
   injected: { rate429: 0, rate5xx: 0, timeout: 0 },
   maxInWindow: 0,
   batchCalls: {},
+  firstRequestAt: null,
+  lastResponseAt: null,
 });
 
 const batchOps = { create, update, upsert, archive, read } as const;
@@ -206,6 +211,7 @@ export async function startHubspotEmulator(
 
   function send(res: http.ServerResponse, reply: Reply, headers: Record<string, string> = {}) {
     stats.byStatus[reply.status] = (stats.byStatus[reply.status] ?? 0) + 1;
+    stats.lastResponseAt = performance.now();
     // Every response carries a JSON Content-Type, even the 204: the SDK parses errors by it.
     res.writeHead(reply.status, { 'Content-Type': 'application/json;charset=utf-8', ...headers });
     res.end(reply.body === undefined || reply.status === 204 ? undefined : JSON.stringify(reply.body));
@@ -227,6 +233,7 @@ export async function startHubspotEmulator(
       return;
     }
     const now = performance.now();
+    stats.firstRequestAt ??= now;
     arrivals.push(now);
     trim(arrivals, now);
     stats.maxInWindow = Math.max(stats.maxInWindow, arrivals.length);
@@ -304,6 +311,7 @@ export async function startHubspotEmulator(
     resetStats() {
       stats = freshStats();
       arrivals.length = 0;
+      admitted.length = 0;
     },
     close: () =>
       new Promise<void>((resolve, reject) => {
