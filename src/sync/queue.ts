@@ -1,4 +1,4 @@
-import type { Store } from '../db/client.ts';
+import type { Queryable, Store } from '../db/client.ts';
 import type { RunStatus, RunTrigger } from '../db/schema/index.ts';
 import { newId } from '../lib/ids.ts';
 
@@ -120,4 +120,25 @@ export async function resetSync(store: Store, syncId: string): Promise<ResetResu
     const forgotten = await tx.execute('delete from sync_snapshots where sync_id = $1', [syncId]);
     return { ok: true, forgotten } as const;
   });
+}
+
+/** Whether someone asked to cancel the run (the worker checks between batches and phases). */
+export async function isCancelRequested(store: Queryable, runId: string): Promise<boolean> {
+  const [row] = await store.query<{ c: boolean }>(
+    'select cancel_requested as c from sync_runs where id = $1',
+    [runId],
+  );
+  return row?.c ?? false;
+}
+
+/**
+ * A stopping worker's run goes back to the queue with its outbox and phase, so any worker resumes it at
+ * once instead of waiting for the lease to expire. Only the holder can hand it back.
+ */
+export async function handBackRun(store: Queryable, run: { id: string; workerId: string }): Promise<void> {
+  await store.execute(
+    `update sync_runs set status = 'queued', worker_id = null, lease_expires_at = null, updated_at = now()
+     where id = $1 and worker_id = $2 and status = 'running'`,
+    [run.id, run.workerId],
+  );
 }

@@ -8,9 +8,11 @@ import {
   type RunContext,
   RunSetupError,
 } from './context.ts';
+import { checkMassDelete } from './deliver/guard.ts';
 import { type DeliveryEnd, deliverRun } from './deliver/index.ts';
 import { countOutcomes, LeaseLostError } from './deliver/outbox.ts';
 import { defaultRetryPolicy, systemClock } from './deliver/retry.ts';
+import { handBackRun, isCancelRequested } from './queue.ts';
 
 /** Why a run did not succeed, as a closed set (shown by the API and the CLI with the message). */
 export type RunErrorCode =
@@ -85,7 +87,7 @@ export async function executeRun(
       } catch (error) {
         if (signal.aborted) return { status: 'lease_lost' };
         if (options.drain?.aborted) {
-          await handBack(deps.store, fence);
+          await handBackRun(deps.store, fence);
           return { status: 'handed_back' };
         }
         const message = error instanceof Error ? error.message : String(error);
@@ -103,8 +105,17 @@ export async function executeRun(
     }
     if (phase === 'planned') {
       if (ctx.sync.mode === 'mirror' && !claimed.allowMassDelete) {
-        const blocked = await massDeleteGuard(deps.store, fence, ctx);
-        if (blocked) return await finish(deps, fence, blocked);
+        const verdict = await checkMassDelete(deps.store, fence, {
+          maxShare: ctx.sync.massDeleteMaxShare,
+          minCount: ctx.sync.massDeleteMinCount,
+        });
+        if (verdict.blocked) {
+          return await finish(deps, fence, {
+            status: 'failed',
+            errorCode: 'mass_delete_guard',
+            message: verdict.blocked,
+          });
+        }
       }
       await setPhase(deps.store, fence, 'delivering');
       phase = 'delivering';
@@ -113,7 +124,7 @@ export async function executeRun(
     const end = await deliver(deps, fence, ctx, signal, options);
     if (signal.aborted) return { status: 'lease_lost' };
     if (end.kind === 'drain') {
-      await handBack(deps.store, fence);
+      await handBackRun(deps.store, fence);
       return { status: 'handed_back' };
     }
     return await finishDelivery(deps, fence, ctx, end, Date.now() - deliverStarted);
@@ -164,37 +175,6 @@ async function runPlanner(
 async function plannedCounts(store: Queryable, runId: string, plan: PlanResult): Promise<RunCounts> {
   const outcomes = await countOutcomes(store, runId);
   return { rows: plan.rows, planned: plan.planned, ...outcomes };
-}
-
-/**
- * Invariant 7: a mirror run that would remove more than the sync's share of its records AND more than
- * its minimum count stops before sending anything.
- */
-async function massDeleteGuard(
-  deps: Queryable,
-  fence: Fence,
-  ctx: RunContext,
-): Promise<FinalEnd | undefined> {
-  const [row] = await deps.query<{ deletes: number; synced: number }>(
-    `select
-       (select count(*)::int from run_records
-          where run_id = $1 and status = 'pending' and operation = 'delete') as deletes,
-       (select count(*)::int from sync_snapshots where sync_id = $2) as synced`,
-    [fence.id, fence.syncId],
-  );
-  const deletes = Number(row?.deletes ?? 0);
-  const synced = Number(row?.synced ?? 0);
-  const { massDeleteMaxShare: share, massDeleteMinCount: min } = ctx.sync;
-  if (deletes <= min || deletes <= share * synced) return undefined;
-  const pct = (n: number) => `${Math.round(n * 1000) / 10}%`;
-  return {
-    status: 'failed',
-    errorCode: 'mass_delete_guard',
-    message:
-      `This run would delete ${deletes} of ${synced} synced records (${pct(deletes / Math.max(synced, 1))}), ` +
-      `more than the sync allows (${pct(share)} and more than ${min} records). Nothing was sent. ` +
-      'If the deletions are intended, start a run with allowMassDelete: true.',
-  };
 }
 
 function deliver(
@@ -352,21 +332,4 @@ async function setPhase(
     ],
   );
   if (updated === 0) throw new LeaseLostError(`run ${fence.id} is no longer held by ${fence.workerId}`);
-}
-
-async function isCancelRequested(store: Queryable, runId: string): Promise<boolean> {
-  const [row] = await store.query<{ c: boolean }>(
-    'select cancel_requested as c from sync_runs where id = $1',
-    [runId],
-  );
-  return row?.c ?? false;
-}
-
-/** Graceful stop: the run goes back to the queue with its outbox, for any worker to resume at once. */
-async function handBack(store: Queryable, fence: Fence) {
-  await store.execute(
-    `update sync_runs set status = 'queued', worker_id = null, lease_expires_at = null, updated_at = now()
-     where id = $1 and worker_id = $2 and status = 'running'`,
-    [fence.id, fence.workerId],
-  );
 }

@@ -2,6 +2,7 @@ import PQueue from 'p-queue';
 import type { Capabilities, Connector, DestinationClient, WriteContext } from '../../../connectors/types.ts';
 import type { Store } from '../../db/client.ts';
 import type { Logger } from '../../logger.ts';
+import { isCancelRequested } from '../queue.ts';
 import { type BatchEnv, deliverBatch, type StopReason } from './batch.ts';
 import type { LimiterRegistry } from './limiters.ts';
 import {
@@ -125,7 +126,7 @@ export async function deliverRun(input: DeliverInput): Promise<DeliveryEnd> {
         // Backpressure: at most one waiting batch per slot, so memory is bounded by batch sizes.
         await queue.onSizeLessThan(concurrency);
         if (stop || failure || context.signal.aborted) break outer;
-        if (await cancelRequested(store, run.id)) {
+        if (await isCancelRequested(store, run.id)) {
           setStop({ kind: 'cancelled' });
           break outer;
         }
@@ -140,16 +141,8 @@ export async function deliverRun(input: DeliverInput): Promise<DeliveryEnd> {
   if (!context.signal.aborted) await flushProgress();
   if (!stop && context.signal.aborted) return { kind: 'drain' };
   // A cancel that arrived while the last batches were in flight still counts.
-  if (!stop && (await cancelRequested(store, run.id))) stop = { kind: 'cancelled' };
+  if (!stop && (await isCancelRequested(store, run.id))) stop = { kind: 'cancelled' };
   return stop ?? { kind: 'done' };
-}
-
-async function cancelRequested(store: Store, runId: string): Promise<boolean> {
-  const [row] = await store.query<{ cancelRequested: boolean }>(
-    'select cancel_requested as "cancelRequested" from sync_runs where id = $1',
-    [runId],
-  );
-  return row?.cancelRequested ?? false;
 }
 
 /**
