@@ -86,9 +86,11 @@ async function sendWith(
   }
   if (request.signal.aborted) return { ok: false, kind: 'aborted', message: 'the request was cancelled' };
   const started = Date.now();
-  const resolved = await resolveSafeAddress(url.hostname, {
-    allowPrivateNetwork: request.allowPrivateNetwork,
-  });
+  const resolved = await withinDeadline(
+    resolveSafeAddress(url.hostname, { allowPrivateNetwork: request.allowPrivateNetwork }),
+    request.timeoutMs,
+  );
+  if (resolved === 'timeout') return timedOut(request.timeoutMs);
   if (!resolved.ok) return { ok: false, kind: 'blocked', message: resolved.reason };
   const remaining = request.timeoutMs - (Date.now() - started);
   if (remaining <= 0) return timedOut(request.timeoutMs);
@@ -155,6 +157,19 @@ async function sendWith(
     );
     req.end(request.body);
   });
+}
+
+/** A slow resolver counts against the request's own timeout, so a lookup cannot hang a delivery. */
+async function withinDeadline<T>(work: Promise<T>, ms: number): Promise<T | 'timeout'> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<'timeout'>((resolve) => {
+    timer = setTimeout(() => resolve('timeout'), ms);
+  });
+  try {
+    return await Promise.race([work, deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 function timedOut(timeoutMs: number): HttpResult {
