@@ -63,6 +63,8 @@ const emailPattern = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 export class Org {
   readonly objects = new Map<string, SObjectDef>();
   private readonly data = new Map<string, Map<string, SObjectRecord>>();
+  /** `type.field` → lower-cased external id value → record Id; rebuilt lazily after writes. */
+  private extIndex = new Map<string, Map<string, string>>();
   private readonly deleted = new Set<string>();
   private counter = 0;
 
@@ -84,6 +86,7 @@ export class Org {
 
   restore(saved: Map<string, Map<string, SObjectRecord>>): void {
     for (const [t, m] of saved) this.data.set(t, m);
+    this.extIndex.clear();
   }
 
   /** The first field a record names that its sObject does not have (a whole-request 400 in Salesforce). */
@@ -105,7 +108,9 @@ export class Org {
     if (duplicate) return { success: false, errors: [duplicate] };
     this.counter += 1;
     const id = `${def.prefix}${'0'.repeat(3)}${String(this.counter).padStart(9, '0')}AAA`;
-    this.table(type).set(id, { ...stripNulls(fields), Id: id });
+    const record = { ...stripNulls(fields), Id: id };
+    this.table(type).set(id, record);
+    this.index(def, id, null, record);
     return { id, success: true, errors: [] };
   }
 
@@ -118,7 +123,9 @@ export class Org {
     if (errors.length > 0) return { success: false, errors };
     const duplicate = this.duplicateExternalId(def, merged, id);
     if (duplicate) return { success: false, errors: [duplicate] };
-    this.table(type).set(id, stripNulls(merged));
+    const record = stripNulls(merged);
+    this.table(type).set(id, record);
+    this.index(def, id, existing, record);
     return { id, success: true, errors: [] };
   }
 
@@ -139,7 +146,10 @@ export class Org {
   delete(type: string | null, id: string): SaveResult {
     for (const [name, table] of this.data) {
       if (type && name !== type) continue;
-      if (table.delete(id)) {
+      const existing = table.get(id);
+      if (existing && table.delete(id)) {
+        const def = this.objects.get(name);
+        if (def) this.index(def, id, existing, null);
         this.deleted.add(id);
         return { id, success: true, errors: [] };
       }
@@ -148,16 +158,36 @@ export class Org {
   }
 
   findByExternalId(type: string, field: string, value: string): string | null {
-    for (const [id, r] of this.table(type)) {
-      if (
-        r[field] !== null &&
-        r[field] !== undefined &&
-        String(r[field]).toLowerCase() === value.toLowerCase()
-      ) {
-        return id;
+    const key = `${type}.${field}`;
+    let index = this.extIndex.get(key);
+    if (!index) {
+      index = new Map();
+      for (const [id, r] of this.table(type)) {
+        const v = r[field];
+        if (v !== null && v !== undefined) index.set(String(v).toLowerCase(), id);
       }
+      this.extIndex.set(key, index);
     }
-    return null;
+    return index.get(value.toLowerCase()) ?? null;
+  }
+
+  /** Keeps built external id indexes in step with one record's change. */
+  private index(
+    def: SObjectDef,
+    id: string,
+    before: SObjectRecord | null,
+    after: SObjectRecord | null,
+  ): void {
+    for (const f of def.fields) {
+      const index = f.externalId ? this.extIndex.get(`${def.name}.${f.name}`) : undefined;
+      if (!index) continue;
+      const old = before?.[f.name];
+      if (old !== null && old !== undefined && index.get(String(old).toLowerCase()) === id) {
+        index.delete(String(old).toLowerCase());
+      }
+      const next = after?.[f.name];
+      if (next !== null && next !== undefined) index.set(String(next).toLowerCase(), id);
+    }
   }
 
   private missing(id: string): RecordError {
