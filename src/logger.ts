@@ -6,21 +6,19 @@ export type Logger = pino.Logger;
  * Paths that may carry secrets, censored wherever they appear in a log line (invariant 8). Connector
  * and source configs put secrets under `secrets`, API requests under `authorization`.
  */
-const redact = [
+const secretKeys = [
   'secrets',
-  '*.secrets',
-  '*.*.secrets',
   'authorization',
-  '*.authorization',
-  'headers.authorization',
-  '*.headers.authorization',
   'password',
-  '*.password',
   'accessToken',
-  '*.accessToken',
+  'refreshToken',
+  'clientSecret',
+  'signingSecret',
+  'secretHeaders',
   'token',
-  '*.token',
+  'apiKey',
 ];
+const redact = secretKeys.flatMap((key) => [key, `*.${key}`, `*.*.${key}`]);
 
 export function createLogger(options: { level: string; format: 'pretty' | 'json' }): Logger {
   return pino({
