@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { endpointUrlSchema, headersSchema, limitsSchema } from '../shared/http-config.ts';
+import { endpointUrlSchema, headerNameSchema, headersSchema, limitsSchema } from '../shared/http-config.ts';
 import { fieldTemplateSchema } from '../shared/template.ts';
 
 /**
@@ -13,7 +13,6 @@ import { fieldTemplateSchema } from '../shared/template.ts';
  * `results` says where the answer lists per-record outcomes. They are matched to records by
  * `results.keyField`, never by position. Without `results`, a 2xx accepts the whole batch.
  */
-const headerName = z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'is not a valid header name');
 
 export const httpResultsSchema = z
   .object({
@@ -59,7 +58,7 @@ export const httpConfigSchema = z
       .min(1)
       .refine((v) => !/[\r\n\0]/.test(v), { message: 'must not contain line breaks' })
       .optional(),
-    authorizationHeader: headerName.default('authorization'),
+    authorizationHeader: headerNameSchema.default('authorization'),
     body: z
       .union([
         z.literal('array'),

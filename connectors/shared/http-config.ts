@@ -32,15 +32,31 @@ const reservedHeaders = new Set([
   'webhook-signature',
 ]);
 
-export const headersSchema = z.record(
-  z
-    .string()
-    .regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'is not a valid header name')
-    .refine((name) => !reservedHeaders.has(name.toLowerCase()), {
-      message: 'is set by Ebb and cannot be overridden',
-    }),
-  z.string().refine((value) => !/[\r\n\0]/.test(value), { message: 'must not contain line breaks' }),
-);
+const headerNamePattern = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+/** A header name a user may set: valid, and not one Ebb sets itself. */
+export const headerNameSchema = z
+  .string()
+  .regex(headerNamePattern, 'is not a valid header name')
+  .refine((name) => !reservedHeaders.has(name.toLowerCase()), {
+    message: 'is set by Ebb and cannot be overridden',
+  });
+
+/** Header names are checked in a refinement rather than a key schema, so the message names the problem. */
+export const headersSchema = z
+  .record(
+    z.string(),
+    z.string().refine((value) => !/[\r\n\0]/.test(value), { message: 'must not contain line breaks' }),
+  )
+  .superRefine((headers, ctx) => {
+    for (const name of Object.keys(headers)) {
+      if (!headerNamePattern.test(name)) {
+        ctx.addIssue({ code: 'custom', path: [name], message: 'is not a valid header name' });
+      } else if (reservedHeaders.has(name.toLowerCase())) {
+        ctx.addIssue({ code: 'custom', path: [name], message: 'is set by Ebb and cannot be overridden' });
+      }
+    }
+  });
 
 export const limitsSchema = z
   .object({
