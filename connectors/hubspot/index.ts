@@ -2,7 +2,7 @@ import { resolveSafeAddress } from '../shared/ssrf.ts';
 import type { Connector, DestinationClient } from '../types.ts';
 import { type HubspotConfig, hubspotConfigSchema, hubspotCredentialKey, hubspotLimits } from './config.ts';
 import { listObjects, testConnection } from './discover.ts';
-import { createHubspotApis } from './sdk.ts';
+import { createHubspotApis, type HubspotApis } from './sdk.ts';
 import { maxBatchInputs, writeBatch } from './write.ts';
 
 /**
@@ -23,6 +23,17 @@ function basePathGuard(
     );
     return verdict;
   };
+}
+
+/** The SDK takes no AbortSignal: an abort drops the client's connections, failing what is in flight. */
+async function untilAborted<T>(signal: AbortSignal, apis: HubspotApis, fn: () => Promise<T>): Promise<T> {
+  const onAbort = () => apis.abortInFlight();
+  signal.addEventListener('abort', onAbort, { once: true });
+  try {
+    return await fn();
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+  }
 }
 
 export { classifyError } from './classify-error.ts';
@@ -53,14 +64,16 @@ export const hubspotConnector: Connector<HubspotConfig> = {
     const refused = basePathGuard(config, deps.allowPrivateNetwork);
     const apis = createHubspotApis(config);
     return {
-      async test() {
+      async test(signal) {
         const reason = await refused();
-        return reason ? { ok: false, message: reason } : testConnection(apis);
+        if (reason) return { ok: false, message: reason };
+        const result = await untilAborted(signal, apis, () => testConnection(apis));
+        return signal.aborted ? { ok: false, message: 'HubSpot did not answer in time' } : result;
       },
-      async listObjects() {
+      async listObjects(signal) {
         const reason = await refused();
         if (reason) throw new Error(reason);
-        return listObjects(apis, deps.logger);
+        return untilAborted(signal, apis, () => listObjects(apis, deps.logger));
       },
       async write(batch, context) {
         const reason = await refused();

@@ -224,6 +224,20 @@ describe('HubSpot connector against the emulator, through @hubspot/api-client', 
     await quick.close?.();
   });
 
+  it('gives up a connection test when its signal aborts, instead of waiting on HubSpot', async () => {
+    const { emulator } = await setup({
+      faults: { rate429: 0, rate5xx: 0, rateTimeout: 1, applyBeforeTimeout: false },
+    });
+    const slow = hubspotClient(emulator, { requestTimeoutMs: 60_000 });
+    const started = Date.now();
+    expect(await slow.test(AbortSignal.timeout(200))).toEqual({
+      ok: false,
+      message: 'HubSpot did not answer in time',
+    });
+    expect(Date.now() - started).toBeLessThan(5000);
+    await slow.close?.();
+  });
+
   it('sends 150 records as two calls of at most 100 inputs', async () => {
     const { emulator, client } = await setup();
     const batch = Array.from({ length: 150 }, (_, i) => change(`pk${i}`, 'upsert', contact(i)));
