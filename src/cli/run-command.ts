@@ -39,7 +39,7 @@ export interface CliRunResult {
 
 const outcomeOrder = ['accepted', 'rejected', 'invalid', 'pending', 'cancelled'] as const;
 
-function table(rows: [string, string | number][]): string {
+function table(rows: [string, number][]): string {
   const width = Math.max(...rows.map(([label]) => label.length));
   const valueWidth = Math.max(...rows.map(([, value]) => String(value).length));
   return rows
@@ -87,17 +87,25 @@ export async function runSyncFromCli(
     dryRun: options.dryRun,
     allowMassDelete: options.allowMassDelete,
   });
-  if (!queued.ok) {
-    if (queued.reason === 'active_run') {
+  let runId: string;
+  if (queued.ok) {
+    runId = queued.run.id;
+    io.stderr.write(`Running sync "${sync.name}" (${runId})${options.dryRun ? ' as a dry run' : ''}\n`);
+  } else if (queued.reason === 'active_run') {
+    const adoptable = await adoptableRun(engine, queued.activeRunId, options);
+    if (!adoptable) {
       return fail(
         `sync "${sync.name}" already has an active run (${queued.activeRunId})`,
         queued.activeRunId,
       );
     }
+    // A run nobody is executing (still queued, or its process died) with the same options: run it here
+    // rather than refuse, so an interrupted `ebb run` can simply be repeated.
+    runId = queued.activeRunId;
+    io.stderr.write(`Resuming run ${runId} of sync "${sync.name}", which no worker was executing\n`);
+  } else {
     return fail(`sync "${sync.name}" could not be queued (${queued.reason})`);
   }
-  const runId = queued.run.id;
-  io.stderr.write(`Running sync "${sync.name}" (${runId})${options.dryRun ? ' as a dry run' : ''}\n`);
 
   const bar = new cliProgress.SingleBar(
     {
@@ -145,14 +153,11 @@ export async function runSyncFromCli(
       )
     ).map((r) => [r.status, r.n]),
   );
-  const rows: [string, string | number][] = [];
+  const rows: [string, number][] = [];
   if (run?.counts) {
     const p = run.counts.planned;
-    rows.push(['rows read', run.counts.rows]);
-    rows.push([
-      'planned',
-      `${p.insert + p.upsert} add, ${p.update} change, ${p.delete} remove, ${p.unchanged} unchanged`,
-    ]);
+    rows.push(['rows read', run.counts.rows], ['planned upserts', p.upsert], ['planned inserts', p.insert]);
+    rows.push(['planned updates', p.update], ['planned deletes', p.delete], ['unchanged', p.unchanged]);
   }
   for (const status of outcomeOrder) rows.push([status, byOutcome.get(status) ?? 0]);
   io.stdout.write(`${table(rows)}\n`);
@@ -169,6 +174,27 @@ export async function runSyncFromCli(
   if (end.status === 'lease_lost') return fail(`run ${runId} was taken over by another worker`, runId);
   const reason = end.message ?? run?.errorMessage ?? `${byOutcome.get('rejected') ?? 0} records rejected`;
   return fail(`run ${runId} ${end.status}: ${reason}`, runId);
+}
+
+/** Whether an active run is unowned (queued, or its lease expired) and asks for what this one asks. */
+async function adoptableRun(engine: EngineDeps, runId: string, options: CliRunOptions): Promise<boolean> {
+  const [run] = await engine.store.query<{
+    claimable: boolean;
+    fullResync: boolean;
+    dryRun: boolean;
+    allowMassDelete: boolean;
+  }>(
+    `select (status = 'queued' or (status = 'running' and lease_expires_at < now())) as claimable,
+       full_resync as "fullResync", dry_run as "dryRun", allow_mass_delete as "allowMassDelete"
+     from sync_runs where id = $1`,
+    [runId],
+  );
+  return (
+    run?.claimable === true &&
+    run.fullResync === (options.fullResync ?? false) &&
+    run.dryRun === (options.dryRun ?? false) &&
+    run.allowMassDelete === (options.allowMassDelete ?? false)
+  );
 }
 
 /** `ebb run`: opens the state store, runs the sync, closes everything; returns the exit code. */
@@ -193,6 +219,7 @@ export async function runCommand(config: Config, logger: Logger, args: string[])
     drain.abort();
   };
   process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   try {
     const result = await runSyncFromCli(
       engine,
@@ -206,6 +233,7 @@ export async function runCommand(config: Config, logger: Logger, args: string[])
     return result.exitCode;
   } finally {
     process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
     await engine.limiters.close();
     await runtime.store.close();
   }

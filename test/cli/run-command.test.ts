@@ -91,16 +91,34 @@ describe('ebb run', () => {
     }
   });
 
-  it('explains an unknown sync or an active run in one line', async () => {
+  it('explains an unknown sync or a busy run in one line, and resumes an abandoned one', async () => {
     const { t, engine, syncId } = await setUp();
     const missing = captureIo();
     expect(await runSyncFromCli(engine, 'no such sync', {}, missing.io)).toEqual({ exitCode: 1 });
     expect(missing.err()).toBe('ebb: no sync has the id or name "no such sync"\n');
 
-    const queued = await t.call('POST', `/v1/syncs/${syncId}/runs`);
+    // A queued run with other options is someone else's request: refused, naming it.
+    const queued = await t.call('POST', `/v1/syncs/${syncId}/runs`, { dryRun: true });
     const activeId = (queued.body as { id: string }).id;
     const busy = captureIo();
     expect(await runSyncFromCli(engine, syncId, {}, busy.io)).toEqual({ exitCode: 1, runId: activeId });
     expect(busy.err()).toBe(`ebb: sync "customers to crm" already has an active run (${activeId})\n`);
+
+    // A run another process is executing (live lease) is refused too.
+    await t.store.execute(
+      `update sync_runs set status = 'running', dry_run = false, lease_expires_at = now() + interval '1 hour' where id = $1`,
+      [activeId],
+    );
+    expect((await runSyncFromCli(engine, syncId, {}, captureIo().io)).exitCode).toBe(1);
+
+    // Its process died (lease expired): repeating `ebb run` resumes that run here.
+    await t.store.execute(
+      `update sync_runs set lease_expires_at = now() - interval '1 second' where id = $1`,
+      [activeId],
+    );
+    const resumed = captureIo();
+    expect(await runSyncFromCli(engine, syncId, {}, resumed.io)).toEqual({ exitCode: 0, runId: activeId });
+    expect(resumed.err()).toContain(`Resuming run ${activeId} of sync "customers to crm"`);
+    expect(resumed.out()).toMatch(/accepted\s+150/);
   });
 });
