@@ -1,7 +1,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import { isIP, type LookupFunction } from 'node:net';
-import { type ResolvedAddress, resolveSafeAddress } from './ssrf.ts';
+import { type ResolvedAddress, type ResolveResult, resolveSafeAddress } from './ssrf.ts';
 
 /**
  * One HTTP request to a user-supplied URL, through the SSRF guard. Built on `node:http` rather than
@@ -67,8 +67,22 @@ export function createHttpSender(): HttpSender {
     http: new http.Agent({ keepAlive: true, maxSockets: 32 }),
     https: new https.Agent({ keepAlive: true, maxSockets: 32 }),
   };
+  // Checked answers are reused briefly: getaddrinfo runs on libuv's small thread pool, and one lookup
+  // per delivery would throttle a busy run. Connecting to a cached checked address stays safe.
+  const resolved = new Map<string, { at: number; result: ResolveResult }>();
+  const resolve: Resolver = async (hostname, options) => {
+    const key = `${options.allowPrivateNetwork}:${hostname}`;
+    const hit = resolved.get(key);
+    if (hit && Date.now() - hit.at < dnsCacheMs) return hit.result;
+    const result = await resolveSafeAddress(hostname, options);
+    if (result.ok) {
+      if (resolved.size >= 1000) resolved.clear();
+      resolved.set(key, { at: Date.now(), result });
+    }
+    return result;
+  };
   return {
-    send: (request) => sendWith(agents, request),
+    send: (request) => sendWith(agents, resolve, request),
     close() {
       agents.http.destroy();
       agents.https.destroy();
@@ -76,8 +90,13 @@ export function createHttpSender(): HttpSender {
   };
 }
 
+type Resolver = typeof resolveSafeAddress;
+
+const dnsCacheMs = 30_000;
+
 async function sendWith(
   agents: { http: http.Agent; https: https.Agent },
+  resolve: Resolver,
   request: HttpRequest,
 ): Promise<HttpResult> {
   const { url } = request;
@@ -87,7 +106,7 @@ async function sendWith(
   if (request.signal.aborted) return { ok: false, kind: 'aborted', message: 'the request was cancelled' };
   const started = Date.now();
   const resolved = await withinDeadline(
-    resolveSafeAddress(url.hostname, { allowPrivateNetwork: request.allowPrivateNetwork }),
+    resolve(url.hostname, { allowPrivateNetwork: request.allowPrivateNetwork }),
     request.timeoutMs,
   );
   if (resolved === 'timeout') return timedOut(request.timeoutMs);
