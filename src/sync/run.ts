@@ -1,3 +1,4 @@
+import type { DestinationClient } from '../../connectors/types.ts';
 import type { Queryable } from '../db/client.ts';
 import type { RunCounts, RunPhase, RunStatus } from '../db/schema/index.ts';
 import {
@@ -130,6 +131,9 @@ export async function executeRun(
     return await finishDelivery(deps, fence, ctx, end, Date.now() - deliverStarted);
   } catch (error) {
     if (error instanceof LeaseLostError || signal.aborted) return { status: 'lease_lost' };
+    if (error instanceof RunSetupError) {
+      return finish(deps, fence, { status: 'failed', errorCode: 'setup_failed', message: error.message });
+    }
     deps.logger.error({ err: error, runId: fence.id }, 'run failed unexpectedly');
     const message = error instanceof Error ? error.message : String(error);
     return finish(deps, fence, { status: 'failed', errorCode: 'internal_error', message }).catch(
@@ -186,7 +190,15 @@ function deliver(
 ): Promise<DeliveryEnd> {
   const { connector, config } = ctx.destination;
   const logger = deps.logger.child({ runId: fence.id, syncId: fence.syncId });
-  const client = connector.create(config, { logger, allowPrivateNetwork: deps.config.allowPrivateNetwork });
+  let client: DestinationClient;
+  try {
+    client = connector.create(config, { logger, allowPrivateNetwork: deps.config.allowPrivateNetwork });
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    return Promise.reject(
+      new RunSetupError(`the ${ctx.destination.kind} destination cannot be used: ${message}`),
+    );
+  }
   const reportProgress = async () => {
     if (!options.onProgress) return;
     const [row] = await deps.store.query<{ counts: RunCounts | null }>(

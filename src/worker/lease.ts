@@ -86,11 +86,19 @@ export function startHeartbeat(
   logger: Logger,
 ): () => void {
   const beat = async () => {
-    const held = await renewLease(store, run, leaseMs);
-    if (!held && !lost.signal.aborted) {
-      logger.warn({ runId: run.id }, 'lease taken by another worker; stopping this run here');
-      lost.abort();
+    if (lost.signal.aborted || (await renewLease(store, run, leaseMs))) return;
+    // Not renewed: either the run just finished (the beat raced its end) or another worker holds it.
+    const [row] = await store.query<{ workerId: string | null; status: string }>(
+      'select worker_id as "workerId", status from sync_runs where id = $1',
+      [run.id],
+    );
+    if (row?.status === 'running' && row.workerId !== run.workerId) {
+      logger.warn(
+        { runId: run.id, holder: row.workerId },
+        'lease taken by another worker; stopping this run here',
+      );
     }
+    lost.abort();
   };
   const timer = setInterval(
     () => {

@@ -31,6 +31,8 @@ export interface MemoryKnobs {
   crashAtWrite: Set<number>;
   /** Keys the destination applies but leaves out of its answer (a connector bug). */
   omitKeys: Set<string>;
+  /** Keys the destination answers for although it was not sent them (another connector bug). */
+  strayKeys: string[];
   /** Called when a crash-after-apply fires (e.g. to abort the worker, standing in for kill -9). */
   onCrash?: () => void;
   /** Per key: answer `retryable` this many more times before accepting. */
@@ -83,6 +85,7 @@ export function createMemoryDestination(options: MemoryOptions = {}): MemoryDest
     crashAfterApply: 0,
     crashAtWrite: new Set(),
     omitKeys: new Set(),
+    strayKeys: [],
     retryableKeys: new Map(),
     latencyMs: 0,
   };
@@ -142,8 +145,9 @@ export function createMemoryDestination(options: MemoryOptions = {}): MemoryDest
         const change = batch[i];
         return !change || !knobs.omitKeys.has(keyOf(change));
       });
+      const stray = knobs.strayKeys.map((key): RecordOutcome => ({ key, status: 'accepted' }));
       // Real APIs (HubSpot) shuffle results: reversing proves outcomes are matched by key.
-      return { ok: true, outcomes: answered.reverse() };
+      return { ok: true, outcomes: [...stray, ...answered.reverse()] };
     } finally {
       inFlight.now -= 1;
       const left = (runs.get(context.runId) ?? 1) - 1;

@@ -132,6 +132,23 @@ describe('delivery outcomes', () => {
     expect(await recordsOf(runId, 'accepted')).toHaveLength(2);
   });
 
+  it('ignores an outcome for a record the connector was not sent', async () => {
+    harness = await createHarness(store, { rows: rows(3) });
+    harness.dest.knobs.strayKeys = ['99'];
+    const { runId, end, row } = await harness.run();
+    expect(end.status).toBe('succeeded');
+    expect(row.counts).toMatchObject({ accepted: 3, rejected: 0 });
+    const [stray] = await store.query<{ n: number }>(
+      `select count(*)::int as n from run_records where run_id = $1 and pk = '99'`,
+      [runId],
+    );
+    expect(stray?.n).toBe(0);
+    const [snap] = await store.query<{ n: number }>(
+      `select count(*)::int as n from sync_snapshots where pk = '99'`,
+    );
+    expect(snap?.n).toBe(0);
+  });
+
   it('fails the run on a fatal error and pauses the sync when asked', async () => {
     harness = await createHarness(store, { rows: rows(3) });
     harness.dest.knobs.failNext = [{ kind: 'fatal', reason: '410 Gone: endpoint removed', pauseSync: true }];

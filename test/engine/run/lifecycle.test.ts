@@ -69,6 +69,14 @@ describe('run lifecycle', () => {
     expect(snap?.n).toBe(0);
   });
 
+  it('fails with a reason a person can act on when the destination kind is not available', async () => {
+    harness = await createHarness(store, { rows: rows(2) });
+    await store.execute(`update destinations set kind = 'gone'`);
+    const { end, row } = await harness.run();
+    expect(end).toMatchObject({ status: 'failed', errorCode: 'setup_failed' });
+    expect(row.errorMessage).toBe('destination kind "gone" is not available in this build');
+  });
+
   it('fails fast when the sync is paused, with its reason', async () => {
     harness = await createHarness(store, { rows: rows(2) });
     await store.execute('update syncs set paused_reason = $2 where id = $1', [
