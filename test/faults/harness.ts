@@ -141,6 +141,7 @@ export interface RunRow {
   id: string;
   syncId: string;
   status: string;
+  phase: string;
   attempt: number;
   workerId: string | null;
   counts: { rows: number; accepted: number; rejected: number; pending: number; invalid: number } | null;
@@ -153,7 +154,7 @@ export interface RunRow {
 
 export async function readRun(store: Store, runId: string): Promise<RunRow> {
   const [row] = await store.query<RunRow>(
-    `select id, sync_id as "syncId", status, attempt, worker_id as "workerId", counts,
+    `select id, sync_id as "syncId", status, phase, attempt, worker_id as "workerId", counts,
        error_code as "errorCode", error_message as "errorMessage", timings, started_at as "startedAt",
        finished_at as "finishedAt"
      from sync_runs where id = $1`,
@@ -194,6 +195,22 @@ export async function waitForClaim(
     if (Date.now() > until) throw new Error(`worker ${pid} did not claim run ${runId} in ${deadlineMs} ms`);
     await sleep(20);
   }
+}
+
+/** Waits until the run reaches `phase` (or has finished); false when the deadline passed first. */
+export async function waitForPhase(
+  store: Store,
+  runId: string,
+  phase: string,
+  deadlineMs: number,
+): Promise<boolean> {
+  const until = Date.now() + deadlineMs;
+  while (Date.now() < until) {
+    const run = await readRun(store, runId);
+    if (run.phase === phase || finishedStatuses.includes(run.status)) return true;
+    await sleep(20);
+  }
+  return false;
 }
 
 export async function waitUntil(

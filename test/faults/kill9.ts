@@ -13,6 +13,7 @@ import {
   readRun,
   spawnWorker,
   waitForClaim,
+  waitForPhase,
   waitForRun,
 } from './harness.ts';
 import type { ScenarioContext, ScenarioResult } from './scenario.ts';
@@ -164,18 +165,23 @@ export async function kill9Scenario(
     });
     const runId = await enqueue(store, syncId);
     let killedWhileRunning = 0;
+    let next = spawnWorker({ databaseUrl: db.url, leaseSeconds: 1, logFile });
     for (let k = 0; k < kills; k++) {
-      const worker = spawnWorker({ databaseUrl: db.url, leaseSeconds: 1, logFile });
-      // Start-up takes seconds on a busy machine, so the random moment counts from this worker's claim:
-      // planning, or (mostly) delivery, whichever the run is in.
-      await waitForClaim(store, runId, worker.child.pid, 60_000);
-      await sleep(Math.floor(random() * 2500));
+      const worker = next;
+      const claimed = await waitForClaim(store, runId, worker.child.pid, 90_000);
+      // The replacement boots while this worker runs (start-up takes seconds on a busy machine) and
+      // waits out the lease: it may claim the run only once this worker is dead and the lease expired.
+      next = spawnWorker({ databaseUrl: db.url, leaseSeconds: 1, logFile });
+      if (claimed.status !== 'running') break;
+      // A random moment, mostly in delivery (batches in flight), sometimes in planning.
+      if (random() < 0.8) await waitForPhase(store, runId, 'delivering', 60_000);
+      await sleep(Math.floor(random() * 1500));
       const before = await readRun(store, runId);
       await worker.kill9();
-      if (before.status !== 'running' && before.status !== 'queued') break;
+      if (before.status !== 'running') break;
       killedWhileRunning += 1;
     }
-    const final = spawnWorker({ databaseUrl: db.url, leaseSeconds: 1, logFile });
+    const final = next;
     const run = await waitForRun(store, runId, 180_000);
     await final.stop();
     const diff = compareMaps(destination.expected(), destination.contents(), (a, b) => a === b);
