@@ -199,6 +199,34 @@ async function fuzzEveryRoute(t: TestApi, realIds: string[], hints: Record<strin
   expect(seen).toEqual(expect.arrayContaining([400, 404, 415]));
 }
 
+describe('every route from /openapi.json is guarded', () => {
+  it('answers 401 without a key and 403 to a role below the one it needs', async () => {
+    const t = await createTestApi();
+    api = t;
+    const doc = (await (await t.app.request('/openapi.json')).json()) as OpenApiDoc;
+    const viewer = await t.auth('viewer');
+    const editor = await t.auth('editor');
+    for (const op of operations(doc)) {
+      if (op.path === '/health') continue;
+      const path = op.path.replace('{id}', 'syn_aaaaaaaaaaaaaaaaaaaa');
+      const init = (headers: Record<string, string>): RequestInit => ({
+        method: op.method,
+        headers: { ...headers, 'content-type': 'application/json' },
+        ...(op.method === 'GET' || op.method === 'DELETE' ? {} : { body: '{}' }),
+      });
+      const anonymous = await t.app.request(path, init({}));
+      expect(anonymous.status, `${op.method} ${op.path}`).toBe(401);
+      const isKeys = op.path.startsWith('/v1/api-keys');
+      const asViewer = await t.app.request(path, init(viewer));
+      if (isKeys || op.method !== 'GET') expect(asViewer.status, `viewer ${op.method} ${op.path}`).toBe(403);
+      else expect(asViewer.status, `viewer ${op.method} ${op.path}`).not.toBe(403);
+      const asEditor = await t.app.request(path, init(editor));
+      if (isKeys) expect(asEditor.status, `editor ${op.method} ${op.path}`).toBe(403);
+      else expect(asEditor.status, `editor ${op.method} ${op.path}`).not.toBe(403);
+    }
+  });
+});
+
 describe('fuzzing every route from /openapi.json', () => {
   it('answers random, wrong and hostile input with a 4xx or 2xx, never a 5xx', async () => {
     const t = await createTestApi();
