@@ -157,6 +157,7 @@ async function runSync(deps: EngineDeps, syncId: string): Promise<{ seconds: num
     [queued.run.id],
   );
   if (!row?.counts) throw new Error('the run recorded no counts');
+  deps.logger.info({ seconds: elapsed, peakRssMb: process.resourceUsage().maxRSS / 1024 }, 'bench run done');
   return { seconds: elapsed, counts: row.counts };
 }
 

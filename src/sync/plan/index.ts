@@ -60,7 +60,7 @@ export class PlanError extends Error {
   }
 }
 
-const DEFAULT_BATCH_SIZE = 5000;
+const DEFAULT_BATCH_SIZE = 1000;
 /**
  * Memory for the diff's hash joins, for this transaction only: at 1M rows the snapshot's hash table is
  * about 80 MB, and the default 4 MB splits it into batches spilled to disk.

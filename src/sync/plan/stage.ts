@@ -62,11 +62,13 @@ export async function loadStage(
     // A failing source ends the COPY cleanly and is rethrown after it: a COPY aborted half-way would
     // leave the state store's connection in copy mode.
     try {
-      const batches = input.warehouse.stream(input.sql, {
-        batchSize: input.batchSize,
-        signal: input.signal,
-        statementTimeoutMs: input.statementTimeoutMs,
-      });
+      const batches = readAhead(
+        input.warehouse.stream(input.sql, {
+          batchSize: input.batchSize,
+          signal: input.signal,
+          statementTimeoutMs: input.statementTimeoutMs,
+        }),
+      );
       for await (const batch of batches) {
         input.signal.throwIfAborted();
         const lines: string[] = new Array(batch.length);
@@ -86,6 +88,34 @@ export async function loadStage(
   await store.copyIn(tables.stage, stageColumns, chunks());
   if (failure) throw failure.error;
   return { rows, invalid, candidates: encoder.candidates };
+}
+
+/**
+ * Asks the source for its next item before handing out the current one, so the warehouse produces and
+ * sends the next batch while this one is encoded and copied. Memory holds at most two batches.
+ */
+async function* readAhead<T>(source: AsyncIterable<T>): AsyncGenerator<T> {
+  const iterator = source[Symbol.asyncIterator]();
+  let pending = iterator.next();
+  let finished = false;
+  try {
+    for (;;) {
+      const result = await pending;
+      if (result.done) {
+        finished = true;
+        return;
+      }
+      pending = iterator.next();
+      yield result.value;
+    }
+  } finally {
+    if (!finished) {
+      // Leaving early (cancelled, or a failure downstream): that error is the one reported, so a read
+      // still in flight may fail unobserved; the source is then closed and releases its connection.
+      pending.catch(() => undefined);
+      await iterator.return?.();
+    }
+  }
 }
 
 /**
