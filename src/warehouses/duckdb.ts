@@ -136,6 +136,8 @@ export function openDuckdb(config: DuckdbConfig): Warehouse {
       connection.interrupt();
     };
     signal?.addEventListener('abort', onAbort, { once: true });
+    // An abort while the instance was opening fired no listener; act on it now.
+    if (signal?.aborted) onAbort();
     try {
       yield* fn(connection, () => timedOut || aborted);
     } catch (error) {

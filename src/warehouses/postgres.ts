@@ -122,6 +122,23 @@ export function openPostgres(config: PostgresConfig): Warehouse {
     return parsers;
   };
 
+  /**
+   * Ends a stream's backend from a separate, short-lived connection (not the pool's, which may be
+   * full). Terminate, not cancel: Postgres ignores a cancel that arrives while the backend waits for
+   * the cursor's next message, and the connection is being discarded anyway. Best effort: if it
+   * fails, closing the stream's connection still ends the query, only later.
+   */
+  const terminateBackend = async (pid: number): Promise<void> => {
+    const killer = new pg.Client({ ...connection, connectionTimeoutMillis: 5_000 });
+    killer.on('error', () => {});
+    try {
+      await killer.connect();
+      await killer.query('select pg_terminate_backend($1)', [pid]);
+    } finally {
+      await killer.end();
+    }
+  };
+
   /** Runs `fn` on one connection inside a read-only transaction that is always rolled back. */
   const readOnly = async <T>(
     statementTimeoutMs: number | undefined,
@@ -169,11 +186,16 @@ export function openPostgres(config: PostgresConfig): Warehouse {
     async test() {
       try {
         const client = await pool.connect();
+        let failure: Error | undefined;
         try {
           const result = await client.query<{ version: string }>('select version() as version');
           return { ok: true, message: result.rows[0]?.version };
+        } catch (error) {
+          failure = error instanceof Error ? error : new Error(String(error));
+          throw error;
         } finally {
-          client.release();
+          // A connection whose query failed is discarded, not handed to the next caller.
+          client.release(failure);
         }
       } catch (error) {
         return { ok: false, message: toWarehouseError(error).message };
@@ -205,7 +227,7 @@ export function openPostgres(config: PostgresConfig): Warehouse {
     },
 
     stream(sql, options) {
-      return streamRows(pool, typeParsers, sql, options);
+      return streamRows({ pool, typeParsers, terminateBackend }, sql, options);
     },
 
     async close() {
@@ -214,9 +236,14 @@ export function openPostgres(config: PostgresConfig): Warehouse {
   };
 }
 
+interface StreamDeps {
+  pool: pg.Pool;
+  typeParsers: (client: pg.PoolClient) => Promise<pg.CustomTypesConfig>;
+  terminateBackend: (pid: number) => Promise<void>;
+}
+
 async function* streamRows(
-  pool: pg.Pool,
-  typeParsers: (client: pg.PoolClient) => Promise<pg.CustomTypesConfig>,
+  { pool, typeParsers, terminateBackend }: StreamDeps,
   sql: string,
   { batchSize, signal, statementTimeoutMs }: StreamOptions,
 ): AsyncGenerator<WarehouseRow[]> {
@@ -231,22 +258,36 @@ async function* streamRows(
   } catch (error) {
     throw toWarehouseError(error);
   }
-  // Abort closes the connection: that ends a read in flight at once, and the server stops the query
-  // when it sees the socket gone. Waiting for a FETCH to finish could take the whole statement timeout.
+  // Abort ends the query's backend on the server, then closes the connection, which ends a read in
+  // flight at once. Closing alone is not enough: a backend busy sorting or joining notices a closed socket only
+  // when it next sends a row, and would run on until the statement timeout.
   let destroyed = false;
   let broken: unknown;
+  let pid: number | undefined;
   const onAbort = () => {
     destroyed = true;
-    client.end().catch(() => {});
+    const terminated = pid === undefined ? Promise.resolve() : terminateBackend(pid);
+    terminated
+      .catch((error: unknown) => {
+        broken = error;
+      })
+      .finally(() => client.end())
+      .catch((error: unknown) => {
+        broken = error;
+      });
   };
   const onError = (error: unknown) => {
     broken = error;
   };
   client.on('error', onError);
   signal?.addEventListener('abort', onAbort, { once: true });
+  // An abort while the pool was connecting fired no listener; act on it now.
+  if (signal?.aborted) onAbort();
   let cursor: Cursor<WarehouseRow> | undefined;
   try {
     const types = await typeParsers(client);
+    const backend = await client.query<{ pid: number }>('select pg_backend_pid() as pid');
+    pid = backend.rows[0]?.pid;
     await client.query(beginReadOnly(statementTimeoutMs));
     cursor = client.query(new Cursor<WarehouseRow>(text, undefined, { types }));
     const open = cursor;
@@ -266,6 +307,8 @@ async function* streamRows(
           resolve(batch);
         });
       });
+      // The connection closes only once the backend is terminated; rows read meanwhile are dropped.
+      signal?.throwIfAborted();
       if (rows.length > 0) yield rows;
       // A short read means the portal is complete: Postgres suspends only after exactly `batchSize`.
       if (rows.length < batchSize) break;

@@ -29,6 +29,14 @@ async function collect(iterable: AsyncIterable<WarehouseRow[]>): Promise<Warehou
   return batches;
 }
 
+async function pollUntil(check: () => Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
 const stream = (sql: string, batchSize = 1000, statementTimeoutMs = 30_000, signal?: AbortSignal) =>
   wh.stream(sql, { batchSize, statementTimeoutMs, signal });
 
@@ -177,6 +185,23 @@ describe('postgres warehouse: streaming', () => {
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
     expect((await wh.preview('select 1 as ok', 1)).rows).toEqual([{ ok: 1 }]);
+  });
+
+  it('ends a busy query on the server on abort, before it sends any row', async () => {
+    const controller = new AbortController();
+    const sql = 'select count(*) from generate_series(1, 10000000000) g /* ebb-busy-abort */';
+    const pending = collect(stream(sql, 10, 600_000, controller.signal));
+    const activeCount = async () => {
+      const result = await db.admin(
+        `select count(*)::int as n from pg_stat_activity
+          where state = 'active' and query like '%ebb-busy-abort%' and pid <> pg_backend_pid()`,
+      );
+      return result.rows[0].n as number;
+    };
+    await pollUntil(async () => (await activeCount()) === 1, 'the query to start');
+    controller.abort();
+    await expect(pending).rejects.toMatchObject({ name: 'AbortError' });
+    await pollUntil(async () => (await activeCount()) === 0, 'the server to stop the query');
   });
 
   it('returns connections when a consumer stops early, so later queries still run', async () => {
