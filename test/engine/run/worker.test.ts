@@ -26,7 +26,7 @@ const rows = (n: number, name = 'v1'): ModelRow[] =>
   Array.from({ length: n }, (_, i) => ({ id: i + 1, name: `${name}-${i + 1}` }));
 
 /** Polls until `check` holds, failing after the deadline; tests never sleep a fixed time. */
-async function waitFor<T>(check: () => Promise<T | undefined | false>, deadlineMs = 20_000): Promise<T> {
+async function waitFor<T>(check: () => Promise<T | undefined | false>, deadlineMs = 45_000): Promise<T> {
   const until = Date.now() + deadlineMs;
   for (;;) {
     const value = await check();
