@@ -87,6 +87,16 @@ describe('syncs', () => {
         },
       },
     });
+    expect(await api.call('POST', '/v1/syncs', syncBody(ids, { object: 'deals' }))).toMatchObject({
+      status: 400,
+      body: {
+        error: {
+          code: 'validation_failed',
+          message: 'The sync is not valid: object: In-memory CRM has no object "deals"; it has: contacts.',
+          details: [{ path: 'object', message: 'In-memory CRM has no object "deals"; it has: contacts' }],
+        },
+      },
+    });
     expect(await api.call('POST', '/v1/syncs', syncBody(ids, { modelId: 'mdl_missing' }))).toMatchObject({
       status: 400,
       body: { error: { message: 'Model mdl_missing does not exist.', details: [{ path: 'modelId' }] } },

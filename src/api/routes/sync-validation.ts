@@ -4,7 +4,13 @@ import type { AppDeps } from '../context.ts';
 import { ApiError } from '../errors.ts';
 import { loadDestination } from './destinations.ts';
 import { loadModel } from './models.ts';
-import { connectorFor, parseKindConfig } from './shared.ts';
+import {
+  connectorFor,
+  INTERACTIVE_TIMEOUT_MS,
+  parseKindConfig,
+  type StoredConfig,
+  withDestination,
+} from './shared.ts';
 import { loadSource, modelColumns } from './sources.ts';
 
 /** A sync as the API will store it, after defaults and a PATCH are applied. */
@@ -37,6 +43,33 @@ async function referenced<T>(load: () => Promise<T>, path: string, what: string,
     }
     throw error;
   }
+}
+
+/**
+ * Where the destination can list its objects, the sync's object must be one of them. A destination that
+ * cannot be reached now does not block saving the sync; its runs will report the problem.
+ */
+async function checkObject(
+  deps: AppDeps,
+  destination: StoredConfig,
+  label: string,
+  objects: 'discover' | 'any',
+  object: string,
+): Promise<Issue | null> {
+  if (objects !== 'discover') return null;
+  let names: string[] | null;
+  try {
+    names = await withDestination(deps, destination, async (client) =>
+      client.listObjects
+        ? (await client.listObjects(AbortSignal.timeout(INTERACTIVE_TIMEOUT_MS))).map((o) => o.name)
+        : null,
+    );
+  } catch (error) {
+    deps.logger.info({ err: error }, 'could not list destination objects; not checking the sync object');
+    return null;
+  }
+  if (!names || names.includes(object)) return null;
+  return { path: 'object', message: `${label} has no object "${object}"; it has: ${names.join(', ')}` };
 }
 
 /**
@@ -84,6 +117,15 @@ export async function validateSyncDraft(deps: AppDeps, draft: SyncDraft): Promis
       });
     } else seen.set(mapping.to, index);
   });
+
+  const objectIssue = await checkObject(
+    deps,
+    destination,
+    connector.label,
+    capabilities.objects,
+    draft.object,
+  );
+  if (objectIssue) issues.push(objectIssue);
 
   const source = await loadSource(deps, model.sourceId);
   const columns = (await modelColumns(deps, source, model.sql)).map((col) => col.name);
