@@ -110,7 +110,10 @@ async function sendWith(
     request.timeoutMs,
   );
   if (resolved === 'timeout') return timedOut(request.timeoutMs);
-  if (!resolved.ok) return { ok: false, kind: 'blocked', message: resolved.reason };
+  if (!resolved.ok) {
+    // A refused address is final until the URL changes; a failed lookup may be a passing DNS outage.
+    return { ok: false, kind: resolved.kind === 'refused' ? 'blocked' : 'network', message: resolved.reason };
+  }
   const remaining = request.timeoutMs - (Date.now() - started);
   if (remaining <= 0) return timedOut(request.timeoutMs);
 

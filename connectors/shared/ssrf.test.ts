@@ -34,6 +34,7 @@ describe('SSRF guard', () => {
   it('refuses literal private addresses and names them', async () => {
     expect(await resolveSafeAddress('10.0.0.5', { allowPrivateNetwork: false })).toEqual({
       ok: false,
+      kind: 'refused',
       reason:
         'refusing to connect to 10.0.0.5: a private address; private networks are not allowed (EBB_ALLOW_PRIVATE_NETWORK)',
     });
@@ -61,5 +62,6 @@ describe('SSRF guard', () => {
   it('reports names that do not resolve', async () => {
     const result = await resolveSafeAddress('no-such-host.invalid', { allowPrivateNetwork: false });
     expect(result.ok === false && result.reason).toMatch(/^could not resolve no-such-host\.invalid: /);
+    expect(result.ok === false && result.kind).toBe('unresolved');
   });
 });

@@ -92,7 +92,10 @@ export interface ResolvedAddress {
 }
 
 /** Every address the name resolved to, all checked; the socket may try each (happy eyeballs). */
-export type ResolveResult = { ok: true; addresses: ResolvedAddress[] } | { ok: false; reason: string };
+export type ResolveResult =
+  | { ok: true; addresses: ResolvedAddress[] }
+  /** `refused`: the policy forbids the address; `unresolved`: DNS gave no answer (may be transient). */
+  | { ok: false; kind: 'refused' | 'unresolved'; reason: string };
 
 /** URL host names keep IPv6 literals in brackets; resolvers and `isIP` want them bare. */
 function bareHost(hostname: string): string {
@@ -118,11 +121,11 @@ export async function resolveSafeAddress(
       addresses = await lookup(host, { all: true, verbatim: true });
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code ?? 'lookup failed';
-      return { ok: false, reason: `could not resolve ${host}: ${code}` };
+      return { ok: false, kind: 'unresolved', reason: `could not resolve ${host}: ${code}` };
     }
   }
   const first = addresses[0];
-  if (!first) return { ok: false, reason: `could not resolve ${host}: no addresses` };
+  if (!first) return { ok: false, kind: 'unresolved', reason: `could not resolve ${host}: no addresses` };
   if (!options.allowPrivateNetwork) {
     for (const { address } of addresses) {
       const category = blockedCategory(address);
@@ -130,6 +133,7 @@ export async function resolveSafeAddress(
         const named = address === host ? address : `${host} (${address})`;
         return {
           ok: false,
+          kind: 'refused',
           reason: `refusing to connect to ${named}: a ${category} address; private networks are not allowed (EBB_ALLOW_PRIVATE_NETWORK)`,
         };
       }

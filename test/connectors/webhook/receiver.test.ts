@@ -112,4 +112,23 @@ describe('webhook receiver emulator', () => {
     expect(result.ok && result.response.status).toBe(200);
     expect(receiver.requests[0]?.headers.host).toBe(`localhost:${port}`);
   });
+
+  it('treats a name that does not resolve as a network error, to be retried', async () => {
+    const sender = createHttpSender();
+    const result = await sender.send({
+      url: new URL('http://no-such-host.invalid/hook'),
+      method: 'POST',
+      headers: {},
+      body: Buffer.from('{}'),
+      timeoutMs: 5000,
+      signal: new AbortController().signal,
+      allowPrivateNetwork: false,
+    });
+    sender.close();
+    expect(result).toMatchObject({
+      ok: false,
+      kind: 'network',
+      message: expect.stringMatching(/^could not resolve/),
+    });
+  });
 });
