@@ -286,4 +286,25 @@ describe('webhook connector against a Standard Webhooks receiver', () => {
     });
     expect(receiver.requests).toHaveLength(0);
   });
+
+  it('stops retrying when the receiver answers webhook-delivery: abort-message', async () => {
+    const { receiver, client } = await setUp({ method: 'PUT', template: { wrap: 'payload' } });
+    receiver.setFaults({
+      forKeys: {
+        '1': { status: 503, body: 'poison message', headers: { 'webhook-delivery': 'abort-message' } },
+      },
+    });
+    expect(await client.write([upsert('1', { n: 1 })], context())).toEqual({
+      ok: true,
+      outcomes: [
+        {
+          key: '1',
+          status: 'rejected',
+          reason:
+            'the receiver asked not to retry (webhook-delivery: abort-message); HTTP 503: poison message',
+        },
+      ],
+    });
+    expect(receiver.requests[0]).toMatchObject({ method: 'PUT', json: { key: '1', payload: { n: 1 } } });
+  });
 });
