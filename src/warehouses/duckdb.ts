@@ -11,6 +11,7 @@ import { columnConverter } from './duckdb-values.ts';
 import {
   type ColumnInfo,
   DEFAULT_INTERACTIVE_TIMEOUT_MS,
+  STATEMENT_TIMEOUT_CODE,
   type StreamOptions,
   type Warehouse,
   type WarehouseDriver,
@@ -145,7 +146,7 @@ export function openDuckdb(config: DuckdbConfig): Warehouse {
       if (timedOut) {
         throw new WarehouseError(`canceling statement due to statement timeout (${timeout} ms)`, {
           cause: error,
-          code: 'statement_timeout',
+          code: STATEMENT_TIMEOUT_CODE,
         });
       }
       throw toWarehouseError(error);

@@ -84,10 +84,16 @@ export interface Warehouse {
   close(): Promise<void>;
 }
 
+/** Postgres's SQLSTATE for a cancelled query (`query_canceled`); DuckDB timeouts use it too. */
+export const STATEMENT_TIMEOUT_CODE = '57014';
+
 /** A warehouse failure with the warehouse's own message, safe to show a user. */
 export class WarehouseError extends Error {
   override name = 'WarehouseError';
-  /** The warehouse's own error code when it has one (a Postgres SQLSTATE such as `57014`). */
+  /**
+   * The warehouse's own error code when it has one (a Postgres SQLSTATE such as `22012`). A statement
+   * timeout carries `STATEMENT_TIMEOUT_CODE` from every driver, so callers can tell it apart.
+   */
   readonly code: string | undefined;
   constructor(message: string, options?: { cause?: unknown; code?: string }) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });

@@ -152,6 +152,7 @@ describe('duckdb warehouse: streaming', () => {
     );
     expect(error).toBeInstanceOf(WarehouseError);
     expect((error as WarehouseError).message).toBe('canceling statement due to statement timeout (200 ms)');
+    expect((error as WarehouseError).code).toBe('57014');
   });
 
   it('fires the statement timeout between batches of a streaming scan', async () => {
