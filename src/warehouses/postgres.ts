@@ -1,11 +1,11 @@
 import pg from 'pg';
-import Cursor from 'pg-cursor';
 import { z } from 'zod';
+import { beginReadOnly, checkUniqueNames, modelQuery, toWarehouseError } from './postgres-sql.ts';
+import { streamRows } from './postgres-stream.ts';
 import { createTypeParsers } from './postgres-values.ts';
 import {
   type ColumnInfo,
   DEFAULT_INTERACTIVE_TIMEOUT_MS,
-  type StreamOptions,
   type Warehouse,
   type WarehouseDriver,
   WarehouseError,
@@ -41,46 +41,6 @@ export const postgresConfigSchema = z
   });
 
 export type PostgresConfig = z.output<typeof postgresConfigSchema>;
-
-/** Wraps model SQL so only a query expression is accepted: see `modelQuery`. */
-const MODEL_ALIAS = 'ebb_model';
-
-/**
- * The model as a subquery. Postgres accepts only a query expression there, so INSERT, DROP, COPY,
- * several statements, or a data-modifying WITH are syntax errors before anything runs; the read-only
- * transaction is the second guard (a function that writes still fails). The newlines keep a trailing
- * `-- comment` in the model from swallowing the closing parenthesis.
- */
-export function modelQuery(sql: string, suffix = ''): string {
-  // A model pasted from a SQL editor often ends in `;` and a comment; the subquery cannot hold either.
-  const body = sql.replace(/;(\s|--[^\n]*(\n|$))*$/, '').trim();
-  if (body === '') throw new WarehouseError('the model SQL is empty');
-  return `select * from (\n${body}\n) as ${MODEL_ALIAS}${suffix}`;
-}
-
-function toWarehouseError(error: unknown): WarehouseError {
-  if (error instanceof WarehouseError) return error;
-  const message = error instanceof Error ? error.message : String(error);
-  const code = error instanceof pg.DatabaseError ? error.code : undefined;
-  return new WarehouseError(message || 'the warehouse connection failed', { cause: error, code });
-}
-
-/** Column names must be unique: rows are objects, and a model with two `id` columns is ambiguous. */
-function checkUniqueNames(fields: readonly { name: string }[]): void {
-  const seen = new Set<string>();
-  for (const { name } of fields) {
-    if (seen.has(name)) {
-      throw new WarehouseError(`the query returns two columns named "${name}"; give one an alias`);
-    }
-    seen.add(name);
-  }
-}
-
-/** Statements that open every model transaction; DateStyle ISO is what the timestamp parser reads. */
-function beginReadOnly(statementTimeoutMs: number | undefined): string {
-  const timeout = Math.max(0, Math.floor(statementTimeoutMs ?? 0));
-  return `BEGIN READ ONLY; SET LOCAL statement_timeout = ${timeout}; SET LOCAL DateStyle = 'ISO, MDY'`;
-}
 
 // Array types are found by their element type; `_` names and variable length exclude the fixed-size
 // and vector types (point, int2vector) whose text is not `{...}`. No typcategory: Redshift lacks it.
@@ -234,99 +194,6 @@ export function openPostgres(config: PostgresConfig): Warehouse {
       await pool.end();
     },
   };
-}
-
-interface StreamDeps {
-  pool: pg.Pool;
-  typeParsers: (client: pg.PoolClient) => Promise<pg.CustomTypesConfig>;
-  terminateBackend: (pid: number) => Promise<void>;
-}
-
-async function* streamRows(
-  { pool, typeParsers, terminateBackend }: StreamDeps,
-  sql: string,
-  { batchSize, signal, statementTimeoutMs }: StreamOptions,
-): AsyncGenerator<WarehouseRow[]> {
-  if (!Number.isInteger(batchSize) || batchSize < 1) {
-    throw new WarehouseError(`batchSize must be a positive whole number, got ${batchSize}`);
-  }
-  const text = modelQuery(sql);
-  signal?.throwIfAborted();
-  let client: pg.PoolClient;
-  try {
-    client = await pool.connect();
-  } catch (error) {
-    throw toWarehouseError(error);
-  }
-  // Abort ends the query's backend on the server, then closes the connection, which ends a read in
-  // flight at once. Closing alone is not enough: a backend busy sorting or joining notices a closed socket only
-  // when it next sends a row, and would run on until the statement timeout.
-  let destroyed = false;
-  let broken: unknown;
-  let pid: number | undefined;
-  const onAbort = () => {
-    destroyed = true;
-    const terminated = pid === undefined ? Promise.resolve() : terminateBackend(pid);
-    terminated
-      .catch((error: unknown) => {
-        broken = error;
-      })
-      .finally(() => client.end())
-      .catch((error: unknown) => {
-        broken = error;
-      });
-  };
-  const onError = (error: unknown) => {
-    broken = error;
-  };
-  client.on('error', onError);
-  signal?.addEventListener('abort', onAbort, { once: true });
-  // An abort while the pool was connecting fired no listener; act on it now.
-  if (signal?.aborted) onAbort();
-  let cursor: Cursor<WarehouseRow> | undefined;
-  try {
-    const types = await typeParsers(client);
-    const backend = await client.query<{ pid: number }>('select pg_backend_pid() as pid');
-    pid = backend.rows[0]?.pid;
-    await client.query(beginReadOnly(statementTimeoutMs));
-    cursor = client.query(new Cursor<WarehouseRow>(text, undefined, { types }));
-    const open = cursor;
-    let first = true;
-    for (;;) {
-      const rows = await new Promise<WarehouseRow[]>((resolve, reject) => {
-        open.read(batchSize, (error, batch, result) => {
-          if (error) return reject(error);
-          if (first) {
-            first = false;
-            try {
-              checkUniqueNames(result.fields);
-            } catch (duplicate) {
-              return reject(duplicate);
-            }
-          }
-          resolve(batch);
-        });
-      });
-      // The connection closes only once the backend is terminated; rows read meanwhile are dropped.
-      signal?.throwIfAborted();
-      if (rows.length > 0) yield rows;
-      // A short read means the portal is complete: Postgres suspends only after exactly `batchSize`.
-      if (rows.length < batchSize) break;
-    }
-    await cursor.close();
-    cursor = undefined;
-    await client.query('ROLLBACK');
-  } catch (error) {
-    if (destroyed) signal?.throwIfAborted();
-    throw toWarehouseError(error);
-  } finally {
-    signal?.removeEventListener('abort', onAbort);
-    client.off('error', onError);
-    // Leaving early (abort, an error, or a consumer that stops iterating) may leave the cursor or the
-    // transaction open; the connection is then discarded rather than returned to the pool half-used.
-    const dirty = destroyed || broken !== undefined || cursor !== undefined;
-    client.release(dirty ? new Error('warehouse stream ended early') : undefined);
-  }
 }
 
 export const postgresDriver: WarehouseDriver<PostgresConfig> = {
