@@ -113,15 +113,20 @@ export function canonicalText(value: WarehouseValue | undefined): string | null 
   return canonicalJson(value);
 }
 
-/** Whether a value holds a NUL character anywhere: Postgres text and jsonb cannot store one. */
-export function containsNul(value: WarehouseValue | undefined): boolean {
-  if (typeof value === 'string') return value.includes('\u0000');
+/** Text Postgres cannot store: a NUL character, or a lone UTF-16 surrogate (jsonb rejects its escape). */
+export function isUnstorableText(text: string): boolean {
+  return text.includes('\u0000') || !text.isWellFormed();
+}
+
+/** Whether a value holds unstorable text anywhere, keys included. */
+export function containsUnstorable(value: WarehouseValue | undefined): boolean {
+  if (typeof value === 'string') return isUnstorableText(value);
   if (value === null || typeof value !== 'object' || value instanceof Date || value instanceof Uint8Array) {
     return false;
   }
-  if (Array.isArray(value)) return value.some(containsNul);
+  if (Array.isArray(value)) return value.some(containsUnstorable);
   for (const key of Object.keys(value)) {
-    if (key.includes('\u0000') || containsNul(value[key])) return true;
+    if (isUnstorableText(key) || containsUnstorable(value[key])) return true;
   }
   return false;
 }

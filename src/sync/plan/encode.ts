@@ -2,7 +2,7 @@ import { hash } from 'node:crypto';
 import type { FieldMapping, IdentifierMapping } from '../../db/schema/index.ts';
 import { copyValue } from '../../db/store.ts';
 import type { WarehouseRow } from '../../warehouses/types.ts';
-import { canonicalJson, canonicalText, containsNul } from './canonical.ts';
+import { canonicalJson, canonicalText, containsUnstorable, isUnstorableText } from './canonical.ts';
 import { createSeenKeys } from './seen-keys.ts';
 
 /** Ebb's reasons for not sending a row; shown to users in the per-row log. */
@@ -10,7 +10,7 @@ export const invalidReasons = {
   nullPrimaryKey: 'null primary key',
   duplicatePrimaryKey: 'duplicate primary key',
   nullIdentifier: 'null identifier',
-  nul: 'a value contains a NUL character, which the state store cannot hold',
+  unstorable: 'a value contains a NUL character or an unpaired surrogate, which the state store cannot hold',
 } as const;
 
 /** The staging table's columns, in the order `encodeRow` writes them. */
@@ -77,15 +77,15 @@ export function createRowEncoder(input: EncoderInput): RowEncoder {
       if (pk === null) invalid = invalidReasons.nullPrimaryKey;
       else if (identifier && ident === null) invalid = invalidReasons.nullIdentifier;
 
-      // JSON escapes NUL as \u0000; only then is the costlier exact check worth making.
-      const nul =
-        (payload.includes('\\u0000') && fields.some((f) => containsNul(row[f.from]))) ||
-        pk?.includes('\u0000') === true ||
-        ident?.includes('\u0000') === true;
-      if (nul) {
+      // JSON.stringify escapes both NUL and lone surrogates as \u…; only then is the exact check worth it.
+      const unstorable =
+        (payload.includes('\\u') && fields.some((f) => containsUnstorable(row[f.from]))) ||
+        (pk !== null && isUnstorableText(pk)) ||
+        (ident !== null && isUnstorableText(ident));
+      if (unstorable) {
         // The key is kept when it can be, so a mirror run never deletes a row that is present.
-        const key = pk === null || pk.includes('\u0000') ? null : pk;
-        const line = `${key === null ? '\\N' : escapeCopy(key)}\t\\N\t\\N\t${invalidReasons.nul}\t\\N\t${seenColumn(key)}\n`;
+        const key = pk === null || isUnstorableText(pk) ? null : pk;
+        const line = `${key === null ? '\\N' : escapeCopy(key)}\t\\N\t\\N\t${invalidReasons.unstorable}\t\\N\t${seenColumn(key)}\n`;
         return { line, invalid: true };
       }
 

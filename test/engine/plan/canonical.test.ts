@@ -128,6 +128,8 @@ describe('fingerprint', () => {
     expect(encode({ ...row, id: null })).toMatchObject({ pk: '\\N', invalid: 'null primary key' });
     expect(encode({ ...row, email: null })).toMatchObject({ pk: '7', invalid: 'null identifier' });
     expect(encode({ ...row, name: 'a\u0000b' }).invalid).toMatch(/NUL character/);
+    expect(encode({ ...row, meta: { note: 'half \ud800 a pair' } }).invalid).toMatch(/unpaired surrogate/);
+    expect(encode({ ...row, name: 'emoji \ud83d\ude00 and \u0001' }).invalid).toBe('\\N');
     expect(encode({ ...row, name: 'tab\there\nline\\' }).payload).toBe(
       '{"full_name":"tab\\\\there\\\\nline\\\\\\\\","meta":{"since":2019,"tier":"gold"}}',
     );

@@ -161,6 +161,24 @@ describe('planRun validation', () => {
     });
   });
 
+  it('a value the state store cannot hold makes its row invalid, not the run failed', async () => {
+    const { store, syncId } = await open();
+    const first = await newRun(store, syncId);
+    await planRun(store, planInput(syncId, first, people(2), { mode: 'mirror' }));
+    await acceptAll(store, first);
+    const second = await newRun(store, syncId);
+    const rows = people(2).map((r) => (r.id === 2 ? { ...r, name: 'bad \u0000 byte' } : r));
+    const result = await planRun(store, planInput(syncId, second, rows, { mode: 'mirror' }));
+    expect(result).toMatchObject({ invalid: 1, planned: { delete: 0, unchanged: 1 } });
+    expect((await records(store, second)).map((r) => [r.pk, r.status, r.reason])).toEqual([
+      [
+        '2',
+        'invalid',
+        'a value contains a NUL character or an unpaired surrogate, which the state store cannot hold',
+      ],
+    ]);
+  });
+
   it('fails with the missing column and the columns that exist', async () => {
     const { store, syncId } = await open();
     const run = await newRun(store, syncId);
