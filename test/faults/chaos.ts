@@ -61,17 +61,19 @@ export function webhookSyncSpec(warehouseUrl: string, url: string, sql: string, 
   };
 }
 
-/** A batch API that fails one record of about 1% of batches, besides the receiver's request faults. */
+/** A batch API that refuses one record of every hundredth batch (1%), besides the request faults. */
 function partiallyFailingBatchApi(seed: number, injected: { partial: number }): RequestHandler {
   const random = seededRandom(seed);
   const failKeys: Record<string, string> = {};
   const base = createBatchApiHandler({ resultsKey: 'results', failKeys });
+  let batches = 0;
   return {
     keysOf: base.keysOf,
     apply(json, state, headers) {
       for (const key of Object.keys(failKeys)) delete failKeys[key];
       const keys = base.keysOf(json);
-      if (keys.length > 0 && random() < 0.01) {
+      batches += 1;
+      if (keys.length > 0 && batches % 100 === 50) {
         const victim = keys[Math.floor(random() * keys.length)];
         if (victim !== undefined) {
           failKeys[victim] = 'record temporarily locked, try again later';

@@ -3,7 +3,7 @@ import { createWriteStream } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { connectors } from '../../connectors/index.ts';
@@ -147,6 +147,7 @@ async function main(): Promise<number> {
 
     // Phase 1: the API under load while the four syncs run back to back.
     const latencies: number[] = [];
+    const byRoute = new Map<string, number[]>();
     let errors = 0;
     let requests = 0;
     const errorKinds = new Map<string, number>();
@@ -165,7 +166,12 @@ async function main(): Promise<number> {
         try {
           const response = await fetch(`${api}${target}`, { headers });
           await response.arrayBuffer();
-          latencies.push(performance.now() - started);
+          const ms = performance.now() - started;
+          latencies.push(ms);
+          const route = target.replace(/syn_[a-z0-9]+/, '{id}');
+          const times = byRoute.get(route) ?? [];
+          times.push(ms);
+          byRoute.set(route, times);
           if (!response.ok) {
             errors += 1;
             errorKinds.set(String(response.status), (errorKinds.get(String(response.status)) ?? 0) + 1);
@@ -189,13 +195,20 @@ async function main(): Promise<number> {
     ]);
     const elapsed = (Date.now() - loadStarted) / 1000;
     latencies.sort((a, b) => a - b);
+    const [loadAverage] = loadavg();
     process.stdout.write(
-      `load: phase=api clients=${clients} seconds=${seconds} requests=${requests} errors=${errors}` +
+      `load: phase=api load_average=${loadAverage?.toFixed(1)} clients=${clients} seconds=${seconds} requests=${requests} errors=${errors}` +
         ` rps=${(latencies.length / elapsed).toFixed(0)} p50_ms=${percentile(latencies, 50).toFixed(1)}` +
         ` p99_ms=${percentile(latencies, 99).toFixed(1)} sync_runs=${syncRuns.length}` +
         ` sync_runs_succeeded=${syncRuns.filter((s) => s === 'succeeded').length}` +
         ` deliveries=${receiver.count()}${errorKinds.size > 0 ? ` error_kinds=${JSON.stringify(Object.fromEntries(errorKinds))}` : ''}\n`,
     );
+    for (const [route, times] of byRoute) {
+      times.sort((a, b) => a - b);
+      process.stdout.write(
+        `load: route=${route} requests=${times.length} p50_ms=${percentile(times, 50).toFixed(1)} p99_ms=${percentile(times, 99).toFixed(1)}\n`,
+      );
+    }
     await Promise.all(workers.map((w) => w.stop()));
 
     // Phase 2: 30 consecutive runs, triggered through the API, executed by a worker in this process.
