@@ -82,6 +82,60 @@ const timestampPattern =
  * Microseconds are truncated to milliseconds, the precision of a JavaScript `Date`.
  */
 export function parseTimestamp(value: string, withZone: boolean): Date | string {
+  return parseCommonTimestamp(value, withZone) ?? parseAnyTimestamp(value, withZone);
+}
+
+const digit = (value: string, at: number) => value.charCodeAt(at) - 48;
+const twoDigits = (value: string, at: number) => digit(value, at) * 10 + digit(value, at + 1);
+
+/**
+ * The fast path for `YYYY-MM-DD HH:MM:SS[.ffffff][+HH[:MM[:SS]]]` with years 1000-9999, which is
+ * nearly every timestamp: reading fixed positions is several times cheaper than the regular
+ * expression, and a 1M-row model with a timestamp column parses a million of them. Anything else
+ * (BC, infinity, years below 1000 or above 9999) returns undefined for the general parser.
+ */
+function parseCommonTimestamp(value: string, withZone: boolean): Date | undefined {
+  if (value.length < 19 || value[4] !== '-' || value[10] !== ' ' || value[13] !== ':') return undefined;
+  const year = twoDigits(value, 0) * 100 + twoDigits(value, 2);
+  if (!(year >= 1000 && year <= 9999)) return undefined;
+  let at = 19;
+  let ms = 0;
+  if (value[at] === '.') {
+    at++;
+    let scale = 100;
+    while (at < value.length && value.charCodeAt(at) >= 48 && value.charCodeAt(at) <= 57) {
+      ms += digit(value, at) * scale;
+      scale /= 10;
+      at++;
+    }
+    ms = Math.floor(ms);
+  }
+  let offsetSeconds = 0;
+  if (at < value.length) {
+    const sign = value[at];
+    if (sign !== '+' && sign !== '-') return undefined;
+    // Postgres prints the offset as +HH, +HH:MM or +HH:MM:SS.
+    const rest = value.length - at;
+    if (rest !== 3 && rest !== 6 && rest !== 9) return undefined;
+    offsetSeconds = twoDigits(value, at + 1) * 3600;
+    if (rest >= 6) offsetSeconds += twoDigits(value, at + 4) * 60;
+    if (rest === 9) offsetSeconds += twoDigits(value, at + 7);
+    if (sign === '-') offsetSeconds = -offsetSeconds;
+  }
+  const time = Date.UTC(
+    year,
+    twoDigits(value, 5) - 1,
+    twoDigits(value, 8),
+    twoDigits(value, 11),
+    twoDigits(value, 14),
+    twoDigits(value, 17),
+    ms,
+  );
+  if (Number.isNaN(time)) return undefined;
+  return new Date(withZone ? time - offsetSeconds * 1000 : time);
+}
+
+function parseAnyTimestamp(value: string, withZone: boolean): Date | string {
   const m = timestampPattern.exec(value);
   if (!m || m[12]) return value;
   const [, y, mo, d, h, mi, s, frac, sign, oh, om, os] = m;
