@@ -1,27 +1,34 @@
-import { hash } from 'node:crypto';
+import { hash, randomBytes } from 'node:crypto';
 import type { Queryable, Store } from '../../db/store.ts';
 import { ident } from '../../db/store.ts';
 import type { Warehouse } from '../../warehouses/types.ts';
 import { type RowEncoder, stageColumns } from './encode.ts';
 
 /**
- * The per-run staging tables: `stage` holds every model row as (pk, fingerprint, identifier, invalid
- * reason, payload text, candidate-duplicate flag), `dups` the keys that occur more than once. UNLOGGED: they are rebuilt from the
- * model when a run resumes, so they need no write-ahead log.
+ * The staging tables of one planning attempt: `stage` holds every model row as (pk, fingerprint,
+ * identifier, invalid reason, payload text, candidate-duplicate flag), `dups` the keys that occur more
+ * than once. UNLOGGED: a resumed run rebuilds them from the model, so they need no write-ahead log.
  */
 export interface StageTables {
+  /** The prefix every attempt of this run shares, so a later attempt can drop what earlier ones left. */
+  prefix: string;
   stage: string;
   dups: string;
 }
 
+/**
+ * Names for a new attempt. The run id is hashed (any id gives a safe name under Postgres's 63-byte
+ * limit); the random part keeps a stale attempt (a worker that lost its lease) from writing into the
+ * new attempt's stage: its own table is dropped under it and it fails instead.
+ */
 export function stageTables(runId: string): StageTables {
-  // Hashed, so any run id gives a safe identifier well under Postgres's 63-byte limit.
-  const stage = `ebb_stage_${hash('sha256', runId, 'hex').slice(0, 24)}`;
+  const prefix = `ebb_stage_${hash('sha256', runId, 'hex').slice(0, 24)}_`;
+  const stage = `${prefix}${randomBytes(4).toString('hex')}`;
   const dups = `${stage}_dups`;
   // Validated once here; the names are lowercase and safe to write into SQL unquoted.
   ident(stage);
   ident(dups);
-  return { stage, dups };
+  return { prefix, stage, dups };
 }
 
 export async function dropStage(db: Queryable, tables: StageTables): Promise<void> {
@@ -29,8 +36,17 @@ export async function dropStage(db: Queryable, tables: StageTables): Promise<voi
   await db.execute(`drop table if exists ${tables.dups}`);
 }
 
+/** Drops every staging table an earlier attempt of the run left behind (it crashed mid-plan). */
+export async function dropLeftovers(db: Queryable, prefix: string): Promise<void> {
+  const left = await db.query<{ name: string }>(
+    `select tablename as name from pg_tables where schemaname = current_schema() and left(tablename, $2) = $1`,
+    [prefix, prefix.length],
+  );
+  for (const { name } of left) await db.execute(`drop table if exists ${ident(name)}`);
+}
+
 export async function createStage(db: Queryable, tables: StageTables): Promise<void> {
-  await dropStage(db, tables);
+  await dropLeftovers(db, tables.prefix);
   await db.execute(
     `create unlogged table ${tables.stage} (pk text, fp text, ident text, invalid text, payload text, seen boolean)`,
   );
