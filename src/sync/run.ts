@@ -24,7 +24,15 @@ export type RunErrorCode =
   | 'quota_exhausted'
   | 'destination_fatal'
   | 'cancelled'
+  | 'too_many_attempts'
   | 'internal_error';
+
+/**
+ * Claims of one run before Ebb gives up on it. A run that kills its worker (out of memory, say) would
+ * otherwise be resumed, and kill the next worker, forever. Graceful hand-backs count too, so the cap is
+ * far above what rolling restarts during one run produce.
+ */
+export const MAX_RUN_ATTEMPTS = 20;
 
 export type RunEnd =
   | { status: Exclude<RunStatus, 'queued' | 'running'>; errorCode?: RunErrorCode; message?: string }
@@ -57,6 +65,13 @@ export async function executeRun(
   const fence: Fence = claimed;
   const startedAt = Date.now();
   try {
+    if (claimed.attempt > MAX_RUN_ATTEMPTS) {
+      return await finish(deps, fence, {
+        status: 'failed',
+        errorCode: 'too_many_attempts',
+        message: `The run was started ${claimed.attempt - 1} times without finishing (its workers stopped or crashed); it is abandoned so it cannot crash workers forever. Start a new run; see the worker logs for why it stopped.`,
+      });
+    }
     let ctx: RunContext;
     try {
       ctx = await loadRunContext(deps, claimed.syncId);

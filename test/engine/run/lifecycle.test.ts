@@ -1,4 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { enqueueRun } from '../../../src/sync/queue.ts';
+import { MAX_RUN_ATTEMPTS } from '../../../src/sync/run.ts';
+import { runNow } from '../../../src/worker/worker.ts';
 import { createTestStore, type TestStore } from '../../helpers/store.ts';
 import { createHarness, expected, type Harness, type ModelRow } from './harness.ts';
 
@@ -75,6 +78,16 @@ describe('run lifecycle', () => {
     const { end, row } = await harness.run();
     expect(end).toMatchObject({ status: 'failed', errorCode: 'setup_failed' });
     expect(row.errorMessage).toBe('destination kind "gone" is not available in this build');
+  });
+
+  it('abandons a run that keeps losing its workers instead of resuming it forever', async () => {
+    harness = await createHarness(store, { rows: rows(2) });
+    const queued = await enqueueRun(store, { syncId: harness.syncId, trigger: 'api' });
+    if (!queued.ok) throw new Error(queued.reason);
+    await store.execute('update sync_runs set attempt = $2 where id = $1', [queued.run.id, MAX_RUN_ATTEMPTS]);
+    const result = await runNow(harness.deps, queued.run.id);
+    expect(result).toMatchObject({ ok: true, end: { status: 'failed', errorCode: 'too_many_attempts' } });
+    expect(harness.dest.writes).toHaveLength(0);
   });
 
   it('fails fast when the sync is paused, with its reason', async () => {
