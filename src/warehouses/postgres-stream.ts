@@ -63,9 +63,9 @@ export async function* streamRows(
     cursor = client.query(new Cursor<WarehouseRow>(text, undefined, { types }));
     const open = cursor;
     let first = true;
-    for (;;) {
-      const rows = await new Promise<WarehouseRow[]>((resolve, reject) => {
-        open.read(batchSize, (error, batch, result) => {
+    const read = () => {
+      const batch = new Promise<WarehouseRow[]>((resolve, reject) => {
+        open.read(batchSize, (error, rows, result) => {
           if (error) return reject(error);
           if (first) {
             first = false;
@@ -75,14 +75,26 @@ export async function* streamRows(
               return reject(duplicate);
             }
           }
-          resolve(batch);
+          resolve(rows);
         });
       });
+      // A prefetch still in flight when the consumer stops is abandoned with its connection; its
+      // rejection then has no one waiting, which must not crash the process.
+      batch.catch(() => undefined);
+      return batch;
+    };
+    // One batch is fetched ahead while the consumer handles the current one, so the server works
+    // while Node does: memory holds at most two batches.
+    let next = read();
+    for (;;) {
+      const rows = await next;
       // The connection closes only once the backend is terminated; rows read meanwhile are dropped.
       signal?.throwIfAborted();
-      if (rows.length > 0) yield rows;
       // A short read means the portal is complete: Postgres suspends only after exactly `batchSize`.
-      if (rows.length < batchSize) break;
+      const complete = rows.length < batchSize;
+      if (!complete) next = read();
+      if (rows.length > 0) yield rows;
+      if (complete) break;
     }
     await cursor.close();
     cursor = undefined;
