@@ -81,7 +81,12 @@ async function createInstance(config: DuckdbConfig): Promise<DuckDBInstance> {
   if (directory) await requireExisting(directory, 'directory', 'DuckDB directory');
   const database = config.database ? path.resolve(directory ?? '.', config.database) : undefined;
   if (database) await requireExisting(database, 'file', 'DuckDB database file');
-  const options: Record<string, string> = database ? { access_mode: 'READ_ONLY' } : {};
+  // A model must not make Ebb download and run code: extensions load only if already installed.
+  const options: Record<string, string> = {
+    autoinstall_known_extensions: 'false',
+    allow_community_extensions: 'false',
+  };
+  if (database) options.access_mode = 'READ_ONLY';
   if (directory) options.file_search_path = directory;
   return DuckDBInstance.create(database ?? ':memory:', options);
 }

@@ -232,6 +232,15 @@ describe('duckdb warehouse: model SQL cannot write', () => {
   });
 });
 
+describe('duckdb warehouse: extensions', () => {
+  it('does not download an extension a model asks for', async () => {
+    // Where httpfs was installed by hand it loads and the request fails on the closed port instead.
+    await expect(wh.preview("select * from read_csv('https://127.0.0.1:9/x.csv')", 1)).rejects.toThrow(
+      /Install it first using "INSTALL httpfs"|127\.0\.0\.1/,
+    );
+  });
+});
+
 describe('duckdb warehouse: connection test and lifecycle', () => {
   it('reports success with the DuckDB version', async () => {
     expect(await wh.test()).toEqual({ ok: true, message: expect.stringMatching(/^DuckDB v\d/) });
