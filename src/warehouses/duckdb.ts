@@ -145,7 +145,7 @@ export function openDuckdb(config: DuckdbConfig): Warehouse {
     // An abort while the instance was opening fired no listener; act on it now.
     if (signal?.aborted) onAbort();
     try {
-      yield* fn(connection, () => timedOut || aborted);
+      yield* fn(connection, () => timedOut || aborted || closed);
     } catch (error) {
       if (aborted) signal?.throwIfAborted();
       if (timedOut) {
@@ -154,6 +154,8 @@ export function openDuckdb(config: DuckdbConfig): Warehouse {
           code: STATEMENT_TIMEOUT_CODE,
         });
       }
+      if (closed)
+        throw new WarehouseError('the DuckDB warehouse was closed during the query', { cause: error });
       throw toWarehouseError(error);
     } finally {
       clearTimeout(timer);
@@ -198,6 +200,8 @@ export function openDuckdb(config: DuckdbConfig): Warehouse {
           }
           pending.push(row);
           if (pending.length === batchSize) {
+            // Rows already fetched would otherwise still flow after an abort, a timeout or close().
+            if (interrupted()) throw new WarehouseError('DuckDB query interrupted');
             yield pending;
             pending = [];
           }

@@ -270,6 +270,16 @@ describe('duckdb warehouse: connection test and lifecycle', () => {
     await corrupt.close();
   });
 
+  it('ends a stream that is still running when the warehouse closes', async () => {
+    const own = await openWarehouse('duckdb', {});
+    const iterator = own
+      .stream('select range from range(100000000)', { batchSize: 1000, statementTimeoutMs: 60_000 })
+      [Symbol.asyncIterator]();
+    expect((await iterator.next()).value).toHaveLength(1000);
+    await own.close();
+    await expect(iterator.next()).rejects.toThrow('the DuckDB warehouse was closed during the query');
+  });
+
   it('refuses work after close, and closing twice is harmless', async () => {
     const own = await openWarehouse('duckdb', {});
     expect((await own.preview('select 1 as x', 1)).rows).toEqual([{ x: 1 }]);
