@@ -121,6 +121,8 @@ export async function planRun(store: Store, input: PlanInput): Promise<PlanResul
     const hasDuplicates = await findDuplicates(store, tables, loaded.candidates);
     const snapshotSize = await countSnapshot(store, input.syncId);
     const indexedAt = performance.now();
+    // A run cancelled while loading writes no outbox.
+    input.signal.throwIfAborted();
     const ctx: DiffContext = {
       runId: input.runId,
       syncId: input.syncId,
