@@ -45,9 +45,15 @@ async function bootstrapAdminKey(runtime: Runtime): Promise<void> {
 }
 
 async function startApi(runtime: Runtime): Promise<Service> {
-  await bootstrapAdminKey(runtime);
   const app = createApp({ ...runtime, version, warehouses: warehouseDrivers, connectors });
+  // Bind first: a start that fails (port taken) must not have created and printed a key nobody keeps.
   const server = await listen(app.fetch, runtime.config.port, runtime.config.host);
+  try {
+    await bootstrapAdminKey(runtime);
+  } catch (error) {
+    await server.close();
+    throw error;
+  }
   runtime.logger.info(
     { url: `http://${runtime.config.host}:${server.port}` },
     'API listening (docs at /docs)',

@@ -44,6 +44,12 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
   // An idle client that loses its connection (server restart) must not crash the process; the pool
   // drops it and the next query gets a fresh one.
   pool.on('error', () => {});
+  // The same for a client checked out by a transaction or a COPY: without a listener, a terminated
+  // backend is an unhandled 'error' event that kills the process. The query in flight still rejects
+  // with the real error, and the pool discards the dead client on release.
+  pool.on('connect', (client) => {
+    client.on('error', () => {});
+  });
   // Fail at start-up, not on the first request, when the database cannot be reached.
   const probe = await pool.connect();
   probe.release();
