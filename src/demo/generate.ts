@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 
 /**
  * Generates the demo dataset `customers.csv` used by the README quickstart (a DuckDB source with
- * `{"directory": "src/demo"}` and the model `select * from read_csv('customers.csv')`, primary key
+ * `{"directory": "src/demo"}` and the model `select * from customers`, primary key
  * `id`). Seeded and clock-free, so running it again writes the same bytes: a change in the file is a
  * change in this script. Run: `node src/demo/generate.ts`.
  */

@@ -1,12 +1,6 @@
-import { stat } from 'node:fs/promises';
-import path from 'node:path';
-import {
-  type DuckDBConnection,
-  DuckDBInstance,
-  type DuckDBPreparedStatement,
-  StatementType,
-} from '@duckdb/node-api';
+import { type DuckDBConnection, type DuckDBPreparedStatement, StatementType } from '@duckdb/node-api';
 import { z } from 'zod';
+import { createInstance, explainAccess, type Sandbox } from './duckdb-sandbox.ts';
 import { columnConverter } from './duckdb-values.ts';
 import {
   type ColumnInfo,
@@ -32,14 +26,6 @@ function toWarehouseError(error: unknown): WarehouseError {
   if (error instanceof WarehouseError) return error;
   const message = error instanceof Error ? error.message : String(error);
   return new WarehouseError(message || 'DuckDB failed', { cause: error });
-}
-
-async function requireExisting(file: string, kind: 'file' | 'directory', what: string): Promise<void> {
-  const found = await stat(file).catch(() => undefined);
-  if (!found) throw new WarehouseError(`${what} not found: ${file}`);
-  if (kind === 'directory' ? !found.isDirectory() : !found.isFile()) {
-    throw new WarehouseError(`${what} is not a ${kind}: ${file}`);
-  }
 }
 
 /**
@@ -76,30 +62,14 @@ function checkUniqueNames(names: readonly string[]): void {
   }
 }
 
-async function createInstance(config: DuckdbConfig): Promise<DuckDBInstance> {
-  const directory = config.directory ? path.resolve(config.directory) : undefined;
-  if (directory) await requireExisting(directory, 'directory', 'DuckDB directory');
-  const database = config.database ? path.resolve(directory ?? '.', config.database) : undefined;
-  if (database) await requireExisting(database, 'file', 'DuckDB database file');
-  // A model must not make Ebb download and run code: extensions load only if already installed.
-  const options: Record<string, string> = {
-    autoinstall_known_extensions: 'false',
-    allow_community_extensions: 'false',
-  };
-  if (database) options.access_mode = 'READ_ONLY';
-  if (directory) options.file_search_path = directory;
-  return DuckDBInstance.create(database ?? ':memory:', options);
-}
-
 /**
  * Opens an embedded DuckDB. The `database` file is opened read-only (relative to `directory` when
- * both are given); `directory` becomes DuckDB's file_search_path, so `read_csv('customers.csv')` in a
- * model finds the file there. Relative paths resolve against the working directory of the process.
+ * both are given); the data files in `directory` are readable as views named after them.
  */
 export function openDuckdb(config: DuckdbConfig): Warehouse {
   // The instance opens on first use, like a Postgres pool connects on first query: a missing or
   // corrupt file then shows up in `test()` with DuckDB's own words rather than as a failed open.
-  let opening: Promise<DuckDBInstance> | undefined;
+  let opening: Promise<Sandbox> | undefined;
   const instanceFor = () => {
     opening ??= createInstance(config).catch((error: unknown) => {
       opening = undefined;
@@ -123,10 +93,17 @@ export function openDuckdb(config: DuckdbConfig): Warehouse {
   ): AsyncGenerator<T> {
     if (closed) throw new WarehouseError('the DuckDB warehouse is closed');
     signal?.throwIfAborted();
-    const instance = await instanceFor();
+    const { instance, views, directory } = await instanceFor();
     if (closed) throw new WarehouseError('the DuckDB warehouse is closed');
     const connection = await instance.connect();
     connections.add(connection);
+    try {
+      for (const view of views) await connection.run(view);
+    } catch (error) {
+      connections.delete(connection);
+      connection.closeSync();
+      throw explainAccess(toWarehouseError(error), directory);
+    }
     let timedOut = false;
     let aborted = false;
     const timeout = Math.max(0, Math.floor(statementTimeoutMs ?? 0));
@@ -156,7 +133,7 @@ export function openDuckdb(config: DuckdbConfig): Warehouse {
       }
       if (closed)
         throw new WarehouseError('the DuckDB warehouse was closed during the query', { cause: error });
-      throw toWarehouseError(error);
+      throw explainAccess(toWarehouseError(error), directory);
     } finally {
       clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);
@@ -297,8 +274,8 @@ export function openDuckdb(config: DuckdbConfig): Warehouse {
         connection.closeSync();
       }
       connections.clear();
-      const instance = await opening?.catch(() => undefined);
-      instance?.closeSync();
+      const sandbox = await opening?.catch(() => undefined);
+      sandbox?.instance.closeSync();
     },
   };
 }

@@ -65,7 +65,7 @@ describe('end to end through the API alone', () => {
     const sourceId = (source.body as { id: string }).id;
     expect((await t.call('POST', `/v1/sources/${sourceId}/test`)).status).toBe(200);
 
-    const sql = "select id, email, first_name, plan from read_csv('customers.csv') where id <= 300";
+    const sql = 'select id, email, first_name, plan from customers where id <= 300';
     const model = await t.call('POST', '/v1/models', { name: 'customers', sourceId, sql, primaryKey: 'id' });
     expect(model.status).toBe(201);
     const modelId = (model.body as { id: string }).id;

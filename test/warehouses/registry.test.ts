@@ -53,7 +53,7 @@ describe('demo dataset', () => {
     const wh = await openWarehouse('duckdb', { directory: 'src/demo' });
     try {
       const rows: WarehouseRow[] = [];
-      for await (const batch of wh.stream("select * from read_csv('customers.csv')", {
+      for await (const batch of wh.stream('select * from customers', {
         batchSize: 250,
         statementTimeoutMs: 30_000,
       })) {
@@ -63,7 +63,7 @@ describe('demo dataset', () => {
       expect(new Set(rows.map((r) => r.id)).size).toBe(1000);
       expect(rows.every((r) => r.id !== null && r.email !== null)).toBe(true);
       expect(new Set(rows.map((r) => r.email)).size).toBe(1000);
-      const columns = await wh.columns("select * from read_csv('customers.csv')");
+      const columns = await wh.columns('select * from customers');
       expect(columns).toEqual([
         { name: 'id', type: 'BIGINT' },
         { name: 'email', type: 'VARCHAR' },
