@@ -46,6 +46,8 @@ export interface ExecuteOptions {
   drain?: AbortSignal;
   /** Called with the run's counts as planning finishes and as each batch lands. */
   onProgress?: (counts: RunCounts) => void;
+  /** Called as planning reads the model, with the rows read so far (before any count exists). */
+  onPlanProgress?: (progress: { rowsRead: number }) => void;
 }
 
 type Fence = Pick<ClaimedRun, 'id' | 'syncId' | 'workerId'>;
@@ -99,7 +101,7 @@ export async function executeRun(
       try {
         // A graceful stop also interrupts planning: planRun is idempotent, so the next owner replans.
         const planSignal = options.drain ? AbortSignal.any([signal, options.drain]) : signal;
-        plan = await runPlanner(deps, claimed, ctx, planSignal);
+        plan = await runPlanner(deps, claimed, ctx, planSignal, options.onPlanProgress);
       } catch (error) {
         if (signal.aborted) return { status: 'lease_lost' };
         if (options.drain?.aborted) {
@@ -168,6 +170,7 @@ async function runPlanner(
   claimed: ClaimedRun,
   ctx: RunContext,
   signal: AbortSignal,
+  onProgress: ((progress: { rowsRead: number }) => void) | undefined,
 ): Promise<PlanResult> {
   const warehouse = await ctx.source.driver.open(ctx.source.config);
   try {
@@ -185,6 +188,7 @@ async function runPlanner(
       statementTimeoutMs: deps.config.warehouseStatementTimeoutMs,
       signal,
       logger: deps.logger.child({ runId: claimed.id }),
+      onProgress,
     });
   } finally {
     await warehouse.close();

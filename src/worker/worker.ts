@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { RunCounts } from '../db/schema/index.ts';
 import type { ClaimedRun, EngineDeps } from '../sync/context.ts';
-import { executeRun, type RunEnd } from '../sync/run.ts';
+import { type ExecuteOptions, executeRun, type RunEnd } from '../sync/run.ts';
 import { claimNextRun, claimRun, startHeartbeat } from './lease.ts';
 
 export interface WorkerOptions {
@@ -29,12 +29,12 @@ async function runClaimed(
   run: ClaimedRun,
   leaseMs: number,
   drain: AbortSignal,
-  onProgress?: (counts: RunCounts) => void,
+  progress: Pick<ExecuteOptions, 'onProgress' | 'onPlanProgress'> = {},
 ): Promise<RunEnd> {
   const lost = new AbortController();
   const stopBeat = startHeartbeat(deps.store, run, leaseMs, lost, deps.logger);
   try {
-    return await executeRun(deps, run, lost.signal, { drain, onProgress });
+    return await executeRun(deps, run, lost.signal, { drain, ...progress });
   } finally {
     stopBeat();
   }
@@ -119,6 +119,8 @@ export async function runNow(
   runId: string,
   options: {
     onProgress?: (counts: RunCounts) => void;
+    /** Rows read so far while the run plans, before it has counts. */
+    onPlanProgress?: (progress: { rowsRead: number }) => void;
     drain?: AbortSignal;
     leaseMs?: number;
     workerId?: string;
@@ -133,12 +135,9 @@ export async function runNow(
       message: `run ${runId} is not queued (it does not exist, finished, or another worker holds it)`,
     };
   }
-  const end = await runClaimed(
-    deps,
-    run,
-    leaseMs,
-    options.drain ?? new AbortController().signal,
-    options.onProgress,
-  );
+  const end = await runClaimed(deps, run, leaseMs, options.drain ?? new AbortController().signal, {
+    onProgress: options.onProgress,
+    onPlanProgress: options.onPlanProgress,
+  });
   return { ok: true, end };
 }

@@ -1,4 +1,3 @@
-import type Bottleneck from 'bottleneck';
 import type {
   DestinationClient,
   RecordOutcome,
@@ -6,6 +5,7 @@ import type {
   WriteResult,
 } from '../../../connectors/types.ts';
 import type { Logger } from '../../logger.ts';
+import type { Limiter } from './limiters.ts';
 import { type OutboxRecord, type RecordResult, toChange } from './outbox.ts';
 import { type Clock, canRetry, type RetryPolicy, retryDelayMs } from './retry.ts';
 
@@ -19,7 +19,7 @@ export type StopReason =
 /** What one batch's delivery shares with the rest of the run. */
 export interface BatchEnv {
   client: DestinationClient;
-  limiter: Bottleneck;
+  limiter: Limiter;
   context: WriteContext;
   policy: RetryPolicy;
   clock: Clock;
@@ -49,6 +49,7 @@ export async function deliverBatch(env: BatchEnv, records: OutboxRecord[]): Prom
   for (let retry = 0; todo.length > 0; retry++) {
     if (env.stopped() || env.context.signal.aborted) return;
     const result = await send(env, todo);
+    if (result === 'not-sent') return;
     for (const r of todo) attempts.set(r.id, (attempts.get(r.id) ?? 0) + 1);
     // A hard abort (lease lost, process stopping) records nothing more: the next owner re-sends.
     if (env.context.signal.aborted) return;
@@ -100,10 +101,16 @@ export async function deliverBatch(env: BatchEnv, records: OutboxRecord[]): Prom
   }
 }
 
-/** One request through the credential's limiter. A connector that throws is treated as transient. */
-async function send(env: BatchEnv, records: OutboxRecord[]): Promise<WriteResult> {
+/**
+ * One request through the credential's limiter. A connector that throws is treated as transient. A
+ * batch whose turn comes after the run began to stop is not sent at all (it stays pending).
+ */
+async function send(env: BatchEnv, records: OutboxRecord[]): Promise<WriteResult | 'not-sent'> {
   try {
-    return await env.limiter.schedule(() => env.client.write(records.map(toChange), env.context));
+    return await env.limiter.schedule(async () => {
+      if (env.stopped() || env.context.signal.aborted) return 'not-sent' as const;
+      return env.client.write(records.map(toChange), env.context);
+    });
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     env.logger.warn({ err: error, records: records.length }, 'connector threw while writing a batch');

@@ -147,13 +147,21 @@ async function advanceSnapshot(
   run: { id: string; syncId: string },
   results: readonly RecordResult[],
 ) {
-  const upserts: { pk: string; fingerprint: string; identifier: string | null; drid: string | null }[] = [];
-  const deletes: string[] = [];
+  // Keyed by pk: a group commit may carry outcomes of several batches, and one insert statement must
+  // not touch a snapshot row twice.
+  const upserts = new Map<
+    string,
+    { pk: string; fingerprint: string; identifier: string | null; drid: string | null }
+  >();
+  const deletes = new Set<string>();
   for (const r of results) {
     if (r.status !== 'accepted') continue;
-    if (r.record.operation === 'delete') deletes.push(r.record.pk);
-    else {
-      upserts.push({
+    if (r.record.operation === 'delete') {
+      upserts.delete(r.record.pk);
+      deletes.add(r.record.pk);
+    } else {
+      deletes.delete(r.record.pk);
+      upserts.set(r.record.pk, {
         pk: r.record.pk,
         fingerprint: r.record.fingerprint ?? '',
         identifier: r.record.identifier,
@@ -161,7 +169,7 @@ async function advanceSnapshot(
       });
     }
   }
-  if (upserts.length > 0) {
+  if (upserts.size > 0) {
     await tx.execute(
       `insert into sync_snapshots (sync_id, pk, fingerprint, identifier, destination_record_id, run_id, updated_at)
        select $1, x.pk, x.fingerprint, x.identifier, x.drid, $2, now()
@@ -170,14 +178,14 @@ async function advanceSnapshot(
          identifier = excluded.identifier,
          destination_record_id = coalesce(excluded.destination_record_id, sync_snapshots.destination_record_id),
          run_id = excluded.run_id, updated_at = now()`,
-      [run.syncId, run.id, JSON.stringify(upserts)],
+      [run.syncId, run.id, JSON.stringify([...upserts.values()])],
     );
   }
-  if (deletes.length > 0) {
+  if (deletes.size > 0) {
     await tx.execute(
       `delete from sync_snapshots where sync_id = $1
        and pk in (select value from jsonb_array_elements_text($2::jsonb))`,
-      [run.syncId, JSON.stringify(deletes)],
+      [run.syncId, JSON.stringify([...deletes])],
     );
   }
 }

@@ -4,6 +4,7 @@ import {
   createLimiterRegistry,
   type LimiterRegistry,
   limiterId,
+  spacingMs,
 } from '../../../src/sync/deliver/limiters.ts';
 import { fullJitterMs, retryDelayMs } from '../../../src/sync/deliver/retry.ts';
 
@@ -11,14 +12,6 @@ const registries: LimiterRegistry[] = [];
 afterEach(async () => {
   for (const registry of registries.splice(0)) await registry.close();
 });
-
-async function waitFor(check: () => boolean | Promise<boolean>, deadlineMs = 10_000) {
-  const until = Date.now() + deadlineMs;
-  while (!(await check())) {
-    if (Date.now() > until) throw new Error('condition not met before the deadline');
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 const limits = { requestsPerInterval: 5, intervalMs: 60_000, maxConcurrent: 10 };
 
@@ -35,38 +28,95 @@ describe('rate limiters per credential', () => {
     expect(limiterId('webhook:secret-token-123')).not.toContain('secret');
   });
 
+  it('spaces requests so no rolling window holds more than the limit, and keeps the rate near it', async () => {
+    const registry = createLimiterRegistry();
+    registries.push(registry);
+    const fast = { requestsPerInterval: 10, intervalMs: 500, maxConcurrent: 4 };
+    const limiter = registry.get('test:local', fast);
+    const starts: number[] = [];
+    let inFlight = 0;
+    let maxInFlight = 0;
+    const started = performance.now();
+    await Promise.all(
+      Array.from({ length: 40 }, (_, i) =>
+        limiter.schedule(async () => {
+          starts.push(performance.now());
+          inFlight += 1;
+          maxInFlight = Math.max(maxInFlight, inFlight);
+          await new Promise((resolve) => setTimeout(resolve, i % 7));
+          inFlight -= 1;
+        }),
+      ),
+    );
+    const elapsed = performance.now() - started;
+    expect(starts).toHaveLength(40);
+    expect(maxInWindow(starts, fast.intervalMs)).toBeLessThanOrEqual(fast.requestsPerInterval);
+    expect(maxInFlight).toBeLessThanOrEqual(fast.maxConcurrent);
+    // 39 gaps of the spacing: at least the limit's own pace, and not much slower than it.
+    expect(elapsed).toBeGreaterThanOrEqual(39 * spacingMs(fast) - 1);
+    expect(spacingMs(fast) * fast.requestsPerInterval).toBeLessThanOrEqual(fast.intervalMs / 0.95);
+  });
+
+  it('runs effectively unlimited destinations at full concurrency without spacing them', async () => {
+    const registry = createLimiterRegistry();
+    registries.push(registry);
+    const limiter = registry.get('test:unlimited', {
+      requestsPerInterval: 100_000,
+      intervalMs: 1000,
+      maxConcurrent: 8,
+    });
+    let inFlight = 0;
+    let maxInFlight = 0;
+    let done = 0;
+    await Promise.all(
+      Array.from({ length: 2000 }, () =>
+        limiter.schedule(async () => {
+          inFlight += 1;
+          maxInFlight = Math.max(maxInFlight, inFlight);
+          await Promise.resolve();
+          inFlight -= 1;
+          done += 1;
+        }),
+      ),
+    );
+    expect(done).toBe(2000);
+    expect(maxInFlight).toBe(8);
+  });
+
   it('holds one limit across processes through Redis (two registries stand in for two workers)', async () => {
     const credential = `test:${randomBytes(8).toString('hex')}`;
     const a = createLimiterRegistry({ redisUrl: 'redis://127.0.0.1:6379' });
     const b = createLimiterRegistry({ redisUrl: 'redis://127.0.0.1:6379' });
     registries.push(a, b);
-    const limiterA = a.get(credential, limits);
-    const limiterB = b.get(credential, limits);
-    await limiterA.ready();
-    await limiterB.ready();
-    let done = 0;
-    const job = async () => {
-      done += 1;
+    const shared = { requestsPerInterval: 5, intervalMs: 1000, maxConcurrent: 10 };
+    const limiterA = a.get(credential, shared);
+    const limiterB = b.get(credential, shared);
+    const starts: number[] = [];
+    const by = { a: 0, b: 0 };
+    const job = (who: 'a' | 'b') => async () => {
+      starts.push(performance.now());
+      by[who] += 1;
     };
-    for (let i = 0; i < 6; i++) {
-      limiterA.schedule(job).catch(() => {});
-      limiterB.schedule(job).catch(() => {});
-    }
-    // Five requests per minute for the credential, whichever process sends them.
-    await waitFor(() => done === 5);
-    await waitFor(async () => (await limiterA.currentReservoir()) === 0);
-    expect(await limiterB.currentReservoir()).toBe(0);
-    const queued =
-      limiterA.counts().QUEUED +
-      limiterB.counts().QUEUED +
-      limiterA.counts().RECEIVED +
-      limiterB.counts().RECEIVED;
-    expect(queued + done).toBe(12);
-    expect(done).toBe(5);
-    await limiterA.stop({ dropWaitingJobs: true });
-    await limiterB.stop({ dropWaitingJobs: true });
-  });
+    const jobs: Promise<void>[] = [];
+    for (let i = 0; i < 6; i++) jobs.push(limiterA.schedule(job('a')), limiterB.schedule(job('b')));
+    await Promise.all(jobs);
+    // Five requests per second for the credential, whichever process sends them.
+    expect(by).toEqual({ a: 6, b: 6 });
+    expect(maxInWindow(starts, shared.intervalMs)).toBeLessThanOrEqual(shared.requestsPerInterval);
+  }, 30_000);
 });
+
+/** The most starts within any half-open window [t, t + intervalMs), as a rolling-window limit counts. */
+function maxInWindow(starts: number[], intervalMs: number): number {
+  const sorted = [...starts].sort((x, y) => x - y);
+  let most = 0;
+  let from = 0;
+  for (let to = 0; to < sorted.length; to++) {
+    while ((sorted[to] ?? 0) - (sorted[from] ?? 0) >= intervalMs) from += 1;
+    most = Math.max(most, to - from + 1);
+  }
+  return most;
+}
 
 describe('retry timing', () => {
   const policy = { maxAttempts: 6, maxElapsedMs: 60_000, baseMs: 500, capMs: 8000 };

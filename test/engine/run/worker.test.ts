@@ -259,7 +259,8 @@ describe('cancellation', () => {
       rows: rows(60),
       destination: { maxBatchRecords: 2, maxConcurrent: 1 },
     });
-    harness.dest.knobs.latencyMs = 10;
+    // Slow enough that the run outlasts delivery's cancel checks (every 500 ms), however fast the store.
+    harness.dest.knobs.latencyMs = 40;
     const runId = await enqueue(harness.syncId);
     const worker = startWorker({
       ...harness.deps,

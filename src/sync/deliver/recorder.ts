@@ -1,0 +1,71 @@
+import type { Store } from '../../db/client.ts';
+import { type RecordResult, recordResults } from './outbox.ts';
+
+/** Records outcomes; resolves only once the transaction holding them has committed. */
+export interface GroupRecorder {
+  record(results: readonly RecordResult[]): Promise<void>;
+}
+
+interface Waiter {
+  results: readonly RecordResult[];
+  resolve: () => void;
+  reject: (error: unknown) => void;
+}
+
+/**
+ * Group commit: outcomes of batches that finish close together are written in one transaction (with
+ * the snapshot advance for exactly those records, invariant 2), instead of one transaction per batch.
+ * One-record-per-request destinations otherwise spend more time committing than sending. Transactions
+ * run one at a time: results that arrive while one commits wait for it and go together in the next.
+ * A group is written at once when `groupSize` batches are waiting (no more can arrive soon, every slot
+ * is waiting), else after `maxDelayMs`.
+ */
+export function createGroupRecorder(
+  store: Store,
+  run: { id: string; syncId: string; workerId: string },
+  options: { groupSize: number; maxDelayMs: number },
+): GroupRecorder {
+  let waiting: Waiter[] = [];
+  let committing = false;
+  let timer: NodeJS.Timeout | undefined;
+
+  const commit = async () => {
+    if (timer) clearTimeout(timer);
+    timer = undefined;
+    if (committing || waiting.length === 0) return;
+    committing = true;
+    const group = waiting;
+    waiting = [];
+    try {
+      await recordResults(
+        store,
+        run,
+        group.flatMap((w) => w.results),
+      );
+      for (const w of group) w.resolve();
+    } catch (error) {
+      for (const w of group) w.reject(error);
+    } finally {
+      committing = false;
+    }
+    // Whatever arrived during the commit has waited long enough already.
+    if (waiting.length > 0) await commit();
+  };
+  const start = () => {
+    commit().catch(() => {
+      // commit() settles every waiter itself; nothing is left to report here.
+    });
+  };
+
+  return {
+    record(results) {
+      if (results.length === 0) return Promise.resolve();
+      return new Promise<void>((resolve, reject) => {
+        waiting.push({ results, resolve, reject });
+        if (committing) return;
+        if (waiting.length >= options.groupSize) start();
+        else timer ??= setTimeout(start, options.maxDelayMs);
+      });
+    },
+  };
+}
