@@ -75,17 +75,28 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     },
     async copyIn(table, columns, chunks) {
       const client = await pool.connect();
+      let failure: unknown;
       try {
         const stream = client.query(
           copyFrom(`COPY ${ident(table)} (${columns.map(ident).join(', ')}) FROM STDIN`),
         );
+        // A COPY the server rejects (bad row) errors the stream; surface it instead of hanging on drain.
+        const failed = once(stream, 'error').then(([error]) => {
+          throw error;
+        });
+        failed.catch(() => {});
         for await (const chunk of chunks) {
-          if (!stream.write(chunk)) await once(stream, 'drain');
+          if (!stream.write(chunk)) await Promise.race([once(stream, 'drain'), failed]);
         }
         stream.end();
-        await once(stream, 'finish');
+        await Promise.race([once(stream, 'finish'), failed]);
+      } catch (error) {
+        failure = error;
+        throw error;
       } finally {
-        client.release();
+        // A connection left mid-COPY (the source of rows threw, or the server refused) cannot serve
+        // another query: destroy it rather than hand it back to the pool.
+        client.release(failure instanceof Error ? failure : failure === undefined ? undefined : true);
       }
     },
     async migrate() {

@@ -67,3 +67,29 @@ describe('state store', () => {
     expect(rows.map((r) => [r.a, r.b])).toEqual([...values].sort((x, y) => (x[0] < y[0] ? -1 : 1)));
   });
 });
+
+describe('state store COPY failures', () => {
+  it('fails cleanly when the row source throws mid-COPY, and the store stays usable', async () => {
+    store = await createTestStore();
+    await store.execute('create unlogged table copy_fail (a text)');
+    async function* chunks() {
+      yield copyLine(['one']);
+      throw new Error('source broke');
+    }
+    await expect(store.copyIn('copy_fail', ['a'], chunks())).rejects.toThrow('source broke');
+    for (let i = 0; i < 12; i++) expect(await store.query('select 1 as ok')).toEqual([{ ok: 1 }]);
+  });
+
+  it('reports a row the server refuses', async () => {
+    store = await createTestStore();
+    await store.execute('create unlogged table copy_typed (n integer)');
+    async function* chunks() {
+      yield copyLine(['1']);
+      yield copyLine(['not a number']);
+    }
+    await expect(store.copyIn('copy_typed', ['n'], chunks())).rejects.toThrow(
+      /invalid input syntax for type integer/,
+    );
+    expect(await store.query('select count(*)::int as n from copy_typed')).toEqual([{ n: 0 }]);
+  });
+});
