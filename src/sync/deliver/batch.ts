@@ -1,4 +1,5 @@
 import type {
+  BatchFailure,
   DestinationClient,
   RecordOutcome,
   WriteContext,
@@ -51,17 +52,15 @@ export async function deliverBatch(env: BatchEnv, records: OutboxRecord[]): Prom
     const result = await send(env, todo);
     if (result === 'not-sent') return;
     for (const r of todo) attempts.set(r.id, (attempts.get(r.id) ?? 0) + 1);
-    // A hard abort (lease lost, process stopping) records nothing more: the next owner re-sends.
-    if (env.context.signal.aborted) return;
+    // After a hard abort (lease lost, process stopping) only outcomes the destination already gave are
+    // still recorded, fenced on the lease (a run taken over records nothing); the rest is re-sent by the
+    // next owner.
+    if (env.context.signal.aborted && !result.ok) return;
     let retryable: Retryable[];
     if (!result.ok) {
       const failure = result.failure;
-      if (failure.kind === 'quota' || failure.kind === 'fatal') {
-        env.stop(
-          failure.kind === 'quota'
-            ? { kind: 'quota', reason: failure.reason, resetAt: failure.resetAt }
-            : { kind: 'fatal', reason: failure.reason, pauseSync: failure.pauseSync ?? false },
-        );
+      if (isStopping(failure)) {
+        env.stop(stopReasonOf(failure));
         return;
       }
       if (failure.kind === 'split') {
@@ -80,7 +79,7 @@ export async function deliverBatch(env: BatchEnv, records: OutboxRecord[]): Prom
       await env.record(matched.final);
       retryable = matched.retryable;
     }
-    if (retryable.length === 0) return;
+    if (retryable.length === 0 || env.context.signal.aborted) return;
     const waitMs = Math.max(0, ...retryable.map((r) => r.waitMs ?? 0));
     const delay = retryDelayMs(retry, waitMs, env.policy, env.clock.random);
     const made = Math.max(...retryable.map((r) => attempts.get(r.record.id) ?? 0));
@@ -109,13 +108,30 @@ async function send(env: BatchEnv, records: OutboxRecord[]): Promise<WriteResult
   try {
     return await env.limiter.schedule(async () => {
       if (env.stopped() || env.context.signal.aborted) return 'not-sent' as const;
-      return env.client.write(records.map(toChange), env.context);
+      const result = await env.client.write(records.map(toChange), env.context);
+      // Stop before the limiter hands the slot on, so no request follows a spent quota or a fatal
+      // error except those already in flight.
+      if (!result.ok && isStopping(result.failure)) env.stop(stopReasonOf(result.failure));
+      return result;
     });
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     env.logger.warn({ err: error, records: records.length }, 'connector threw while writing a batch');
     return { ok: false, failure: { kind: 'retry', reason: `connector error: ${message}` } };
   }
+}
+
+type StoppingFailure = Extract<BatchFailure, { kind: 'quota' | 'fatal' }>;
+
+/** A spent quota or a fatal error stops the whole run, not just the batch. */
+function isStopping(failure: BatchFailure): failure is StoppingFailure {
+  return failure.kind === 'quota' || failure.kind === 'fatal';
+}
+
+function stopReasonOf(failure: StoppingFailure): StopReason {
+  return failure.kind === 'quota'
+    ? { kind: 'quota', reason: failure.reason, resetAt: failure.resetAt }
+    : { kind: 'fatal', reason: failure.reason, pauseSync: failure.pauseSync ?? false };
 }
 
 function rejectAll(records: OutboxRecord[], attempts: Map<number, number>, reason: string): RecordResult[] {

@@ -83,13 +83,8 @@ export function createLocalLimiter(limits: RateLimits): Limiter & { stop(): void
           job()
             .then(resolve, reject)
             .finally(() => {
-              // The slot frees on the next turn of the event loop, so the caller of the finished job
-              // handles its result (e.g. queues its outcomes for recording) before the next request
-              // starts, as with one request at a time it always did.
-              setImmediate(() => {
-                running -= 1;
-                pump();
-              });
+              running -= 1;
+              pump();
             });
         });
         pump();

@@ -70,27 +70,52 @@ export function changeBytes(change: PlannedChange): number {
 }
 
 /**
- * Records a batch's outcomes and advances the snapshot in one transaction (invariant 2): an accepted
+ * Records outcomes and advances the snapshot atomically, in one statement (invariant 2): an accepted
  * upsert/insert/update writes the fingerprint the destination now holds; an accepted delete removes the
  * snapshot row; a rejection leaves the snapshot as it was, so the row comes back next run. The run row
- * is the fence: a share lock, so batches of one run commit side by side, while a takeover (an update of
+ * is the fence: a share lock, so groups of one run commit side by side, while a takeover (an update of
  * the row) waits for them; if this worker no longer owns the run, nothing is written.
+ * One statement rather than a transaction of four: the record step runs for every group of outcomes,
+ * and each round trip to the store costs more than the writes themselves on a busy machine.
  */
 export async function recordResults(
-  store: Store,
+  store: Queryable,
   run: { id: string; syncId: string; workerId: string },
   results: readonly RecordResult[],
 ): Promise<void> {
   if (results.length === 0) return;
-  await store.transaction(async (tx) => {
-    const [owned] = await tx.query(
-      `select 1 from sync_runs where id = $1 and worker_id = $2 and status = 'running' for share`,
-      [run.id, run.workerId],
-    );
-    if (!owned) throw new LeaseLostError(`run ${run.id} is no longer held by ${run.workerId}`);
-    await writeRecords(tx, results);
-    await advanceSnapshot(tx, run, results);
-  });
+  const [row] = await store.query<{ owned: boolean }>(
+    `with owned as (
+       select 1 from sync_runs where id = $1 and worker_id = $2 and status = 'running' for share
+     ),
+     recorded as (
+       update run_records r
+       set status = x.status, attempts = x.attempts, reason = x.reason,
+         destination_record_id = x.destination_record_id, updated_at = now()
+       from jsonb_to_recordset($4::jsonb) as x(id bigint, status text, attempts int, reason text,
+         destination_record_id text)
+       where exists (select 1 from owned) and r.id = any($5::bigint[]) and r.id = x.id
+         and r.status = 'pending'
+     ),
+     advanced as (
+       insert into sync_snapshots (sync_id, pk, fingerprint, identifier, destination_record_id, run_id, updated_at)
+       select $3, x.pk, x.fingerprint, x.identifier, x.drid, $1, now()
+       from jsonb_to_recordset($6::jsonb) as x(pk text, fingerprint text, identifier text, drid text)
+       where exists (select 1 from owned)
+       on conflict (sync_id, pk) do update set fingerprint = excluded.fingerprint,
+         identifier = excluded.identifier,
+         destination_record_id = coalesce(excluded.destination_record_id, sync_snapshots.destination_record_id),
+         run_id = excluded.run_id, updated_at = now()
+     ),
+     removed as (
+       delete from sync_snapshots
+       where exists (select 1 from owned) and sync_id = $3
+         and pk in (select value from jsonb_array_elements_text($7::jsonb))
+     )
+     select exists (select 1 from owned) as owned`,
+    [run.id, run.workerId, run.syncId, ...recordParams(results), ...snapshotParams(results)],
+  );
+  if (!row?.owned) throw new LeaseLostError(`run ${run.id} is no longer held by ${run.workerId}`);
 }
 
 /**
@@ -120,10 +145,11 @@ function bumpCounts(a: string, r: string): string {
 }
 
 /**
- * Looked up by primary key only: ids are global and were read from this run's outbox. A run_id or status
- * index path would scan every pending record of the run per batch (quadratic over a large outbox).
+ * Outcome rows, updated by primary key only: ids are global and were read from this run's outbox. A
+ * run_id or status index path would scan every pending record of the run per group (quadratic over a
+ * large outbox).
  */
-async function writeRecords(tx: Queryable, results: readonly RecordResult[]) {
+function recordParams(results: readonly RecordResult[]): [string, string] {
   const rows = results.map((r) => ({
     id: r.record.id,
     status: r.status,
@@ -131,24 +157,14 @@ async function writeRecords(tx: Queryable, results: readonly RecordResult[]) {
     reason: r.status === 'rejected' ? r.reason : null,
     destination_record_id: r.status === 'accepted' ? r.destinationRecordId : r.record.destinationRecordId,
   }));
-  await tx.execute(
-    `update run_records r
-     set status = x.status, attempts = x.attempts, reason = x.reason,
-       destination_record_id = x.destination_record_id, updated_at = now()
-     from jsonb_to_recordset($1::jsonb) as x(id bigint, status text, attempts int, reason text,
-       destination_record_id text)
-     where r.id = any($2::bigint[]) and r.id = x.id and r.status = 'pending'`,
-    [JSON.stringify(rows), `{${rows.map((r) => r.id).join(',')}}`],
-  );
+  return [JSON.stringify(rows), `{${rows.map((r) => r.id).join(',')}}`];
 }
 
-async function advanceSnapshot(
-  tx: Queryable,
-  run: { id: string; syncId: string },
-  results: readonly RecordResult[],
-) {
-  // Keyed by pk: a group commit may carry outcomes of several batches, and one insert statement must
-  // not touch a snapshot row twice.
+/**
+ * The snapshot rows to write and the pks to remove. Keyed by pk: a group commit carries outcomes of
+ * several batches, and one insert statement must not touch a snapshot row twice.
+ */
+function snapshotParams(results: readonly RecordResult[]): [string, string] {
   const upserts = new Map<
     string,
     { pk: string; fingerprint: string; identifier: string | null; drid: string | null }
@@ -169,25 +185,7 @@ async function advanceSnapshot(
       });
     }
   }
-  if (upserts.size > 0) {
-    await tx.execute(
-      `insert into sync_snapshots (sync_id, pk, fingerprint, identifier, destination_record_id, run_id, updated_at)
-       select $1, x.pk, x.fingerprint, x.identifier, x.drid, $2, now()
-       from jsonb_to_recordset($3::jsonb) as x(pk text, fingerprint text, identifier text, drid text)
-       on conflict (sync_id, pk) do update set fingerprint = excluded.fingerprint,
-         identifier = excluded.identifier,
-         destination_record_id = coalesce(excluded.destination_record_id, sync_snapshots.destination_record_id),
-         run_id = excluded.run_id, updated_at = now()`,
-      [run.syncId, run.id, JSON.stringify([...upserts.values()])],
-    );
-  }
-  if (deletes.size > 0) {
-    await tx.execute(
-      `delete from sync_snapshots where sync_id = $1
-       and pk in (select value from jsonb_array_elements_text($2::jsonb))`,
-      [run.syncId, JSON.stringify([...deletes])],
-    );
-  }
+  return [JSON.stringify([...upserts.values()]), JSON.stringify([...deletes])];
 }
 
 /** Exact counts by outcome from the outbox, for the end of a run. */
