@@ -1,9 +1,7 @@
 import { createRoute } from '@hono/zod-openapi';
-import { asc, eq } from 'drizzle-orm';
+import { eq } from 'drizzle-orm';
 import { destinations, syncs } from '../../db/schema/index.ts';
-import { newId } from '../../lib/ids.ts';
-import { redactSecrets } from '../../secrets/split.ts';
-import type { App, AppDeps } from '../context.ts';
+import type { App } from '../context.ts';
 import { ApiError, errorResponses } from '../errors.ts';
 import { idParams, jsonBody, jsonResponse, list, security } from '../schemas/common.ts';
 import {
@@ -13,40 +11,21 @@ import {
   objectsSchema,
   updateDestinationSchema,
 } from '../schemas/config-objects.ts';
+import { kindedResource } from './kinded-resource.ts';
 import { usedBySyncs } from './models.ts';
-import {
-  connectorFor,
-  INTERACTIVE_TIMEOUT_MS,
-  isUniqueViolation,
-  looksLikeId,
-  nameTaken,
-  nextStoredConfig,
-  notFound,
-  pgErrorCode,
-  withDestination,
-} from './shared.ts';
+import { connectorFor, INTERACTIVE_TIMEOUT_MS, withDestination } from './shared.ts';
 
-type DestinationRow = typeof destinations.$inferSelect;
+const resource = kindedResource({
+  table: destinations,
+  idKind: 'destination',
+  kinds: (deps) => deps.connectors,
+  driverFor: connectorFor,
+  dependents: (deps, id) =>
+    deps.store.db.select({ id: syncs.id, name: syncs.name }).from(syncs).where(eq(syncs.destinationId, id)),
+  inUse: usedBySyncs,
+});
 
-function destinationView(deps: AppDeps, row: DestinationRow) {
-  const secretFields = deps.connectors[row.kind]?.secretFields ?? [];
-  return {
-    id: row.id,
-    name: row.name,
-    kind: row.kind,
-    config: redactSecrets(row, secretFields, deps.secrets),
-    createdAt: row.createdAt.toISOString(),
-    updatedAt: row.updatedAt.toISOString(),
-  };
-}
-
-export async function loadDestination(deps: AppDeps, id: string): Promise<DestinationRow> {
-  const [row] = looksLikeId(id)
-    ? await deps.store.db.select().from(destinations).where(eq(destinations.id, id))
-    : [];
-  if (!row) throw notFound('Destination', id);
-  return row;
-}
+export const loadDestination = resource.load;
 
 /** Interactive calls to a destination get a deadline, so a silent endpoint cannot hang the request. */
 const interactiveSignal = () => AbortSignal.timeout(INTERACTIVE_TIMEOUT_MS);
@@ -121,86 +100,18 @@ const listObjects = createRoute({
 });
 
 export function registerDestinations(app: App) {
-  app.openapi(createDestination, async (c) => {
-    const deps = c.get('deps');
-    const body = c.req.valid('json');
-    const connector = deps.connectors[body.kind];
-    if (!connector) {
-      throw new ApiError('validation_failed', `Unknown destination kind "${body.kind}".`, [
-        { path: 'kind', message: `must be one of: ${Object.keys(deps.connectors).join(', ') || '(none)'}` },
-      ]);
-    }
-    const stored = nextStoredConfig(deps, connector, body.config);
-    try {
-      const [row] = await deps.store.db
-        .insert(destinations)
-        .values({
-          id: newId('destination'),
-          name: body.name,
-          kind: body.kind,
-          config: stored.config,
-          secrets: stored.secrets,
-        })
-        .returning();
-      if (!row) throw new Error('inserting a destination returned no row');
-      return c.json(destinationView(deps, row), 201);
-    } catch (error) {
-      if (isUniqueViolation(error)) throw nameTaken('destination', body.name);
-      throw error;
-    }
-  });
-
-  app.openapi(listDestinations, async (c) => {
-    const deps = c.get('deps');
-    const rows = await deps.store.db.select().from(destinations).orderBy(asc(destinations.name));
-    return c.json({ data: rows.map((row) => destinationView(deps, row)) }, 200);
-  });
-
-  app.openapi(getDestination, async (c) => {
-    const deps = c.get('deps');
-    return c.json(destinationView(deps, await loadDestination(deps, c.req.valid('param').id)), 200);
-  });
-
-  app.openapi(updateDestination, async (c) => {
-    const deps = c.get('deps');
-    const body = c.req.valid('json');
-    const current = await loadDestination(deps, c.req.valid('param').id);
-    const stored = body.config
-      ? nextStoredConfig(deps, connectorFor(deps, current.kind), body.config, current)
-      : { config: current.config, secrets: current.secrets };
-    try {
-      const [row] = await deps.store.db
-        .update(destinations)
-        .set({
-          name: body.name ?? current.name,
-          config: stored.config,
-          secrets: stored.secrets,
-          updatedAt: new Date(),
-        })
-        .where(eq(destinations.id, current.id))
-        .returning();
-      if (!row) throw notFound('Destination', current.id);
-      return c.json(destinationView(deps, row), 200);
-    } catch (error) {
-      if (isUniqueViolation(error)) throw nameTaken('destination', body.name ?? current.name);
-      throw error;
-    }
-  });
-
+  app.openapi(createDestination, async (c) =>
+    c.json(await resource.create(c.get('deps'), c.req.valid('json')), 201),
+  );
+  app.openapi(listDestinations, async (c) => c.json(await resource.list(c.get('deps')), 200));
+  app.openapi(getDestination, async (c) =>
+    c.json(await resource.get(c.get('deps'), c.req.valid('param').id), 200),
+  );
+  app.openapi(updateDestination, async (c) =>
+    c.json(await resource.update(c.get('deps'), c.req.valid('param').id, c.req.valid('json')), 200),
+  );
   app.openapi(deleteDestination, async (c) => {
-    const deps = c.get('deps');
-    const current = await loadDestination(deps, c.req.valid('param').id);
-    const users = await deps.store.db
-      .select({ id: syncs.id, name: syncs.name })
-      .from(syncs)
-      .where(eq(syncs.destinationId, current.id));
-    if (users.length > 0) throw usedBySyncs(`Destination ${current.id}`, users);
-    try {
-      await deps.store.db.delete(destinations).where(eq(destinations.id, current.id));
-    } catch (error) {
-      if (pgErrorCode(error) === '23503') throw usedBySyncs(`Destination ${current.id}`, []);
-      throw error;
-    }
+    await resource.remove(c.get('deps'), c.req.valid('param').id);
     return c.body(null, 204);
   });
 
