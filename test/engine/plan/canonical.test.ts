@@ -81,9 +81,8 @@ function reverseKeys(value: WarehouseValue): WarehouseValue {
   if (value === null || typeof value !== 'object' || value instanceof Date || value instanceof Uint8Array) {
     return value;
   }
-  const out: Record<string, WarehouseValue> = {};
-  for (const key of Object.keys(value).reverse()) out[key] = reverseKeys(value[key] ?? null);
-  return out;
+  // fromEntries defines own properties, so a "__proto__" key stays a key instead of a prototype.
+  return Object.fromEntries(Object.keys(value).reverse().map((key) => [key, reverseKeys(value[key] ?? null)]));
 }
 
 describe('fingerprint', () => {
