@@ -21,6 +21,14 @@ export interface RowEncoder {
   encode(row: WarehouseRow): { line: string; invalid: boolean };
   /** How many rows had a key that may have occurred before (candidate duplicates). */
   readonly candidates: number;
+  /** What the encoder remembers between rows, to hand over to an encoder on another thread. */
+  state(): EncoderState;
+}
+
+/** The duplicate-key filter and its count: all an encoder carries from one row to the next. */
+export interface EncoderState {
+  bits: Uint32Array;
+  candidates: number;
 }
 
 export interface EncoderInput {
@@ -39,7 +47,7 @@ function escapeCopy(value: string): string {
  * destination would receive (the mapped fields and the identifier), so a change in an unmapped column
  * sends nothing and a changed mapping resends exactly the rows whose payload changed.
  */
-export function createRowEncoder(input: EncoderInput): RowEncoder {
+export function createRowEncoder(input: EncoderInput, from?: EncoderState): RowEncoder {
   // Fields in sorted order: the payload text is canonical without sorting per row.
   const fields = [...input.mappings]
     .sort((a, b) => (a.to < b.to ? -1 : a.to > b.to ? 1 : 0))
@@ -47,8 +55,8 @@ export function createRowEncoder(input: EncoderInput): RowEncoder {
   const identifier = input.identifier;
   const identifierTag = identifier ? `\n${JSON.stringify(identifier.to)}\n` : '';
   const primaryKey = input.primaryKey;
-  const seenKeys = createSeenKeys();
-  let candidates = 0;
+  const seenKeys = createSeenKeys(from?.bits);
+  let candidates = from?.candidates ?? 0;
   const seenColumn = (pk: string | null) => {
     if (pk === null || !seenKeys.add(pk)) return '\\N';
     candidates++;
@@ -59,6 +67,7 @@ export function createRowEncoder(input: EncoderInput): RowEncoder {
     get candidates() {
       return candidates;
     },
+    state: () => ({ bits: seenKeys.bits, candidates }),
     encode(row) {
       let payload = '{';
       let first = true;
@@ -101,4 +110,19 @@ export function createRowEncoder(input: EncoderInput): RowEncoder {
       return { line, invalid: invalid !== null };
     },
   };
+}
+
+/** One warehouse batch as COPY text for the stage, and how many of its rows Ebb knows are invalid. */
+export function encodeBatch(
+  encoder: RowEncoder,
+  rows: readonly WarehouseRow[],
+): { text: string; invalid: number } {
+  const lines: string[] = new Array(rows.length);
+  let invalid = 0;
+  for (let i = 0; i < rows.length; i++) {
+    const encoded = encoder.encode(rows[i] ?? {});
+    lines[i] = encoded.line;
+    if (encoded.invalid) invalid++;
+  }
+  return { text: lines.join(''), invalid };
 }

@@ -1,7 +1,9 @@
+import { availableParallelism } from 'node:os';
 import type { FieldMapping, IdentifierMapping, SyncMode } from '../../db/schema/index.ts';
 import type { Queryable, Store } from '../../db/store.ts';
 import type { Logger } from '../../logger.ts';
 import type { Warehouse } from '../../warehouses/types.ts';
+import { createBatchEncoder } from './batch-encoder.ts';
 import {
   countDiff,
   countSnapshot,
@@ -12,7 +14,6 @@ import {
   sampleDiff,
   writeOutbox,
 } from './diff.ts';
-import { createRowEncoder } from './encode.ts';
 import { createStage, dropStage, findDuplicates, loadStage, stageTables } from './stage.ts';
 
 export type { PlannedCounts, PlanSample } from './diff.ts';
@@ -36,6 +37,8 @@ export interface PlanInput {
   onProgress?: (p: { rowsRead: number }) => void;
   /** Rows per warehouse batch; memory is bounded by this. */
   batchSize?: number;
+  /** Encode on a worker thread from the second batch on; by default only with three or more cores. */
+  encodeOnThread?: boolean;
 }
 
 export interface PlanResult {
@@ -60,7 +63,18 @@ export class PlanError extends Error {
   }
 }
 
-const DEFAULT_BATCH_SIZE = 1000;
+/**
+ * Rows per warehouse batch. Measured on the bench model (10 columns): 5,000 cuts the source's per-row
+ * cost by about a fifth against 1,000 (fewer FETCH round trips); 20,000 gains nothing more and doubles
+ * the memory held in flight.
+ */
+const DEFAULT_BATCH_SIZE = 5000;
+/**
+ * Encoding on a second thread costs about 40% more CPU in total (cloning the batch), which pays only
+ * when a core is free for it: on two cores, the warehouse and state-store backends already use the
+ * second one, and measured wall time did not improve. So it is on by default only from three cores.
+ */
+const OFFLOAD_FROM_CORES = 3;
 /**
  * Memory for the diff's hash joins, for this transaction only: at 1M rows the snapshot's hash table is
  * about 80 MB, and the default 4 MB splits it into batches spilled to disk.
@@ -109,14 +123,16 @@ export async function planRun(store: Store, input: PlanInput): Promise<PlanResul
   await checkColumns(input);
   await createStage(store, tables);
   try {
-    const loaded = await loadStage(store, tables, createRowEncoder(input), {
+    const offload = input.encodeOnThread ?? availableParallelism() >= OFFLOAD_FROM_CORES;
+    const encoder = createBatchEncoder(input, { offload });
+    const loaded = await loadStage(store, tables, encoder, {
       sql: input.sql,
       warehouse: input.warehouse,
       batchSize: input.batchSize ?? DEFAULT_BATCH_SIZE,
       statementTimeoutMs: input.statementTimeoutMs,
       signal: input.signal,
       onProgress: input.onProgress,
-    });
+    }).finally(() => encoder.close());
     const loadedAt = performance.now();
     const hasDuplicates = await findDuplicates(store, tables, loaded.candidates);
     const snapshotSize = await countSnapshot(store, input.syncId);
@@ -139,6 +155,10 @@ export async function planRun(store: Store, input: PlanInput): Promise<PlanResul
           // Again inside the transaction: a concurrent earlier attempt cannot leave rows behind.
           await tx.execute('delete from run_records where run_id = $1', [input.runId]);
           await tx.execute(`set local work_mem = '${DIFF_WORK_MEM}'`);
+          // The outbox is derived data: if a crash loses this commit, the run is still 'planning' and
+          // simply plans again. Not waiting for the WAL flush of a million-row outbox is safe, and any
+          // later synchronous commit (the run moving on to delivery) flushes it first anyway.
+          await tx.execute('set local synchronous_commit = off');
           const outbox = await writeOutbox(tx, tables, ctx, loaded.invalid);
           const valid = loaded.rows - outbox.invalid;
           const { insert, update, upsert, skipped } = outbox.planned;

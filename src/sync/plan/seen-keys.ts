@@ -11,11 +11,17 @@ const PROBES = 7;
 export interface SeenKeys {
   /** Adds the key; returns whether it may have been added before. */
   add(key: string): boolean;
+  /** The filter's state, so another thread can carry on from it (`createSeenKeys(bits)`). */
+  readonly bits: Uint32Array;
 }
 
-export function createSeenKeys(): SeenKeys {
-  const bits = new Uint32Array(1 << (BITS_LOG2 - 5));
+export function createSeenKeys(from?: Uint32Array): SeenKeys {
+  const size = 1 << (BITS_LOG2 - 5);
+  if (from && from.length !== size)
+    throw new Error(`a Bloom filter state has ${size} words, got ${from.length}`);
+  const bits = from ?? new Uint32Array(size);
   return {
+    bits,
     add(key) {
       // Two independent 32-bit hashes (FNV-1a and a multiplicative one), combined by double hashing.
       let h1 = 0x811c9dc5;

@@ -2,7 +2,11 @@ import { hash, randomBytes } from 'node:crypto';
 import type { Queryable, Store } from '../../db/store.ts';
 import { ident } from '../../db/store.ts';
 import type { Warehouse } from '../../warehouses/types.ts';
-import { type RowEncoder, stageColumns } from './encode.ts';
+import type { BatchEncoder, EncodedBatch } from './batch-encoder.ts';
+import { stageColumns } from './encode.ts';
+
+/** Warehouse batches submitted for encoding and not yet written: memory holds at most these. */
+const MAX_ENCODING = 2;
 
 /**
  * The staging tables of one planning attempt: `stage` holds every model row as (pk, fingerprint,
@@ -71,7 +75,7 @@ export interface LoadInput {
 export async function loadStage(
   store: Store,
   tables: StageTables,
-  encoder: RowEncoder,
+  encoder: BatchEncoder,
   input: LoadInput,
 ): Promise<{ rows: number; invalid: number; candidates: number }> {
   let rows = 0;
@@ -80,61 +84,38 @@ export async function loadStage(
   async function* chunks(): AsyncGenerator<string> {
     // A failing source ends the COPY cleanly and is rethrown after it: a COPY aborted half-way would
     // leave the state store's connection in copy mode.
+    const inFlight: Promise<EncodedBatch>[] = [];
     try {
-      const batches = readAhead(
-        input.warehouse.stream(input.sql, {
-          batchSize: input.batchSize,
-          signal: input.signal,
-          statementTimeoutMs: input.statementTimeoutMs,
-        }),
-      );
+      // The encoding thread works on batch k while this thread reads batch k+1 and writes batch k-1:
+      // overlap enough for both cores, and still only one batch read ahead of what COPY has taken.
+      const batches = input.warehouse.stream(input.sql, {
+        batchSize: input.batchSize,
+        signal: input.signal,
+        statementTimeoutMs: input.statementTimeoutMs,
+      });
+      const take = async () => {
+        const encoded = await (inFlight.shift() as Promise<EncodedBatch>);
+        invalid += encoded.invalid;
+        return encoded.text;
+      };
       for await (const batch of batches) {
         input.signal.throwIfAborted();
-        const lines: string[] = new Array(batch.length);
-        for (let i = 0; i < batch.length; i++) {
-          const encoded = encoder.encode(batch[i] ?? {});
-          lines[i] = encoded.line;
-          if (encoded.invalid) invalid++;
-        }
+        const encoding = encoder.encode(batch);
+        // Rejections are observed by `take`, or dropped with the whole load when it fails first.
+        encoding.catch(() => undefined);
+        inFlight.push(encoding);
         rows += batch.length;
         input.onProgress?.({ rowsRead: rows });
-        yield lines.join('');
+        if (inFlight.length >= MAX_ENCODING) yield await take();
       }
+      while (inFlight.length > 0) yield await take();
     } catch (error) {
       failure = { error };
     }
   }
   await store.copyIn(tables.stage, stageColumns, chunks());
   if (failure) throw failure.error;
-  return { rows, invalid, candidates: encoder.candidates };
-}
-
-/**
- * Asks the source for its next item before handing out the current one, so the warehouse produces and
- * sends the next batch while this one is encoded and copied. Memory holds at most two batches.
- */
-async function* readAhead<T>(source: AsyncIterable<T>): AsyncGenerator<T> {
-  const iterator = source[Symbol.asyncIterator]();
-  let pending = iterator.next();
-  let finished = false;
-  try {
-    for (;;) {
-      const result = await pending;
-      if (result.done) {
-        finished = true;
-        return;
-      }
-      pending = iterator.next();
-      yield result.value;
-    }
-  } finally {
-    if (!finished) {
-      // Leaving early (cancelled, or a failure downstream): that error is the one reported, so a read
-      // still in flight may fail unobserved; the source is then closed and releases its connection.
-      pending.catch(() => undefined);
-      await iterator.return?.();
-    }
-  }
+  return { rows, invalid, candidates: await encoder.candidates() };
 }
 
 /**

@@ -70,9 +70,9 @@ describe('planRun resumes and streams', () => {
       rows: people(50),
       failAfter: { rows: 20, message: 'canceling statement due to statement timeout' },
     });
-    await expect(planRun(store, planInput(syncId, run, [], { warehouse, batchSize: 10 }))).rejects.toThrow(
-      'canceling statement due to statement timeout',
-    );
+    await expect(
+      planRun(store, planInput(syncId, run, [], { warehouse, batchSize: 10, encodeOnThread: true })),
+    ).rejects.toThrow('canceling statement due to statement timeout');
     expect(await records(store, run)).toEqual([]);
     expect(await stageExists(store, run)).toBe(false);
     // The store is still usable afterwards (no connection left in COPY mode).
@@ -91,7 +91,12 @@ describe('planRun resumes and streams', () => {
         if (index === 2) controller.abort(new Error('run cancelled'));
       },
     });
-    const input = planInput(syncId, run, [], { warehouse, batchSize: 10, signal: controller.signal });
+    const input = planInput(syncId, run, [], {
+      warehouse,
+      batchSize: 10,
+      signal: controller.signal,
+      encodeOnThread: true,
+    });
     await expect(planRun(store, input)).rejects.toThrow('run cancelled');
     expect(await records(store, run)).toEqual([]);
   });
@@ -127,7 +132,10 @@ describe('planRun resumes and streams', () => {
         yield chunk;
       }
     }
-    const result = await planRun(counting, planInput(syncId, run, [], { warehouse, batchSize }));
+    const result = await planRun(
+      counting,
+      planInput(syncId, run, [], { warehouse, batchSize, encodeOnThread: true }),
+    );
     expect(result.planned.upsert).toBe(total);
     expect(warehouse.batches).toBe(total / batchSize);
     expect(warehouse.largestBatch).toBe(batchSize);
