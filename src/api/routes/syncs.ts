@@ -188,7 +188,14 @@ export function registerSyncs(app: App) {
         { activeRunId: active.id },
       );
     }
-    await deps.store.db.delete(syncs).where(eq(syncs.id, current.id));
+    // run_records has no foreign key to its run (see the schema), so they go explicitly, atomically.
+    await deps.store.transaction(async (tx) => {
+      await tx.execute(
+        'delete from run_records where run_id in (select id from sync_runs where sync_id = $1)',
+        [current.id],
+      );
+      await tx.execute('delete from syncs where id = $1', [current.id]);
+    });
     return c.body(null, 204);
   });
 }
