@@ -23,17 +23,17 @@ interface Waiter {
 export function createGroupRecorder(
   store: Store,
   run: { id: string; syncId: string; workerId: string },
-  options: { groupSize: number; maxDelayMs: number },
+  options: { groupSize: number; maxDelayMs: number; parallel: number },
 ): GroupRecorder {
   let waiting: Waiter[] = [];
-  let committing = false;
+  let active = 0;
   let timer: NodeJS.Timeout | undefined;
 
   const commit = async () => {
     if (timer) clearTimeout(timer);
     timer = undefined;
-    if (committing || waiting.length === 0) return;
-    committing = true;
+    if (active >= options.parallel || waiting.length === 0) return;
+    active += 1;
     const group = waiting;
     waiting = [];
     try {
@@ -46,7 +46,7 @@ export function createGroupRecorder(
     } catch (error) {
       for (const w of group) w.reject(error);
     } finally {
-      committing = false;
+      active -= 1;
     }
     // Whatever arrived during the commit has waited long enough already.
     if (waiting.length > 0) await commit();
@@ -62,7 +62,7 @@ export function createGroupRecorder(
       if (results.length === 0) return Promise.resolve();
       return new Promise<void>((resolve, reject) => {
         waiting.push({ results, resolve, reject });
-        if (committing) return;
+        if (active >= options.parallel) return;
         if (waiting.length >= options.groupSize) start();
         else timer ??= setTimeout(start, options.maxDelayMs);
       });
