@@ -86,9 +86,12 @@ export function createRowEncoder(input: EncoderInput, from?: EncoderState): RowE
       if (pk === null) invalid = invalidReasons.nullPrimaryKey;
       else if (identifier && ident === null) invalid = invalidReasons.nullIdentifier;
 
+      // Canonical JSON escapes every control character, so the payload holds no raw tab, newline or
+      // carriage return: a backslash is the only byte COPY needs escaped, and most payloads have none.
+      const hasBackslash = payload.indexOf('\\') !== -1;
       // JSON.stringify escapes both NUL and lone surrogates as \u…; only then is the exact check worth it.
       const unstorable =
-        (payload.includes('\\u') && fields.some((f) => containsUnstorable(row[f.from]))) ||
+        (hasBackslash && payload.includes('\\u') && fields.some((f) => containsUnstorable(row[f.from]))) ||
         (pk !== null && isUnstorableText(pk)) ||
         (ident !== null && isUnstorableText(ident));
       if (unstorable) {
@@ -106,7 +109,7 @@ export function createRowEncoder(input: EncoderInput, from?: EncoderState): RowE
       ).slice(0, 24);
       const line = `${pk === null ? '\\N' : escapeCopy(pk)}\t${fp}\t${ident === null ? '\\N' : escapeCopy(ident)}\t${
         invalid === null ? '\\N' : invalid
-      }\t${escapeCopy(payload)}\t${seenColumn(pk)}\n`;
+      }\t${hasBackslash ? payload.replaceAll('\\', '\\\\') : payload}\t${seenColumn(pk)}\n`;
       return { line, invalid: invalid !== null };
     },
   };

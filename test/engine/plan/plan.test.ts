@@ -251,3 +251,18 @@ function withColumns(input: ReturnType<typeof planInput>, extra: string[]) {
     },
   };
 }
+
+describe('planRun text that COPY must escape', () => {
+  it('values with backslashes, quotes, tabs, newlines and carriage returns reach the outbox unchanged', async () => {
+    const { store, syncId } = await open();
+    const run = await newRun(store, syncId);
+    const names = ['back\\slash', 'quote " and \\"', 'tab\there', 'new\nline\r\n', '\\N', 'C:\\temp\\new'];
+    const rows = names.map((name, i) => ({ ...people(1, i + 1)[0], name, email: `e\\${i}\t@example.com` }));
+    const result = await planRun(store, planInput(syncId, run, rows));
+    expect(result.planned.upsert).toBe(names.length);
+    const out = await records(store, run);
+    expect(out.map((r) => [r.payload?.full_name, r.identifier])).toEqual(
+      names.map((name, i) => [name, `e\\${i}\t@example.com`]),
+    );
+  });
+});
