@@ -71,7 +71,7 @@ CREATE TABLE "run_records" (
 	"pk" text,
 	"operation" text,
 	"fingerprint" text,
-	"payload" jsonb,
+	"payload" json,
 	"identifier" text,
 	"destination_record_id" text,
 	"idempotency_key" text,

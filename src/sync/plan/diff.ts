@@ -73,7 +73,7 @@ export async function writeOutbox(
   if (knownInvalid > 0 || ctx.hasDuplicates) {
     invalid = await db.execute(
       `insert into run_records (run_id, sync_id, pk, fingerprint, payload, identifier, status, reason)
-         select $1, $2, s.pk, s.fp, s.payload::jsonb, s.ident, 'invalid',
+         select $1, $2, s.pk, s.fp, s.payload::json, s.ident, 'invalid',
                 case when d.pk is not null then $3 else s.invalid end
          from ${tables.stage} s left join ${tables.dups} d on d.pk = s.pk
          where s.invalid is not null or d.pk is not null`,
@@ -84,7 +84,7 @@ export async function writeOutbox(
   const sent = await db.execute(
     `insert into run_records (run_id, sync_id, pk, operation, fingerprint, payload, identifier,
          destination_record_id, idempotency_key, status)
-       select $1, $2, s.pk, $3, s.fp, s.payload::jsonb, s.ident, t.destination_record_id,
+       select $1, $2, s.pk, $3, s.fp, s.payload::json, s.ident, t.destination_record_id,
               md5($2::text || ':' || $3::text || ':' || s.fp || ':' || s.pk), 'pending'
        from ${tables.stage} s left join sync_snapshots t on t.sync_id = $2 and t.pk = s.pk
        where ${validRows(ctx, tables)}${changeFilter(ctx)}`,
@@ -95,7 +95,7 @@ export async function writeOutbox(
     deleted = await db.execute(
       `insert into run_records (run_id, sync_id, pk, operation, fingerprint, payload, identifier,
          destination_record_id, idempotency_key, status)
-       select $1, $2, t.pk, 'delete', t.fingerprint, '{}'::jsonb, t.identifier, t.destination_record_id,
+       select $1, $2, t.pk, 'delete', t.fingerprint, '{}'::json, t.identifier, t.destination_record_id,
               md5($2::text || ':delete:' || t.fingerprint || ':' || t.pk), 'pending'
        ${removedFrom(tables, '$2')}`,
       [ctx.runId, ctx.syncId],
