@@ -25,6 +25,13 @@ import { enqueueRun } from '../../src/sync/queue.ts';
 import { postgresDriver } from '../../src/warehouses/postgres.ts';
 import { runNow } from '../../src/worker/worker.ts';
 
+/**
+ * RSS right after the imports, before any work: on Node 24 the ESM loader leaves ~150 MB of garbage from
+ * importing drizzle-orm, so every process starts near 240 MB. Reported on its own line (the last line
+ * keeps its format) so the engine's own share, peak minus this, is visible.
+ */
+const startupRssMb = process.resourceUsage().maxRSS / 1024;
+
 const { values } = parseArgs({ options: { rows: { type: 'string', default: '1000000' } } });
 const rows = Number(values.rows);
 const baseUrl = process.env.DATABASE_URL;
@@ -144,7 +151,14 @@ async function seedSync(store: Store, warehouseUrl: string): Promise<string> {
   return syncId;
 }
 
-async function runSync(deps: EngineDeps, syncId: string): Promise<{ seconds: number; counts: RunCounts }> {
+interface BenchRun {
+  seconds: number;
+  counts: RunCounts;
+  /** Planning's share of the run, from the run's own timings. */
+  planSeconds: number;
+}
+
+async function runSync(deps: EngineDeps, syncId: string): Promise<BenchRun> {
   const start = performance.now();
   const queued = await enqueueRun(deps.store, { syncId, trigger: 'cli' });
   if (!queued.ok) throw new Error(`could not enqueue the run: ${queued.reason}`);
@@ -152,13 +166,17 @@ async function runSync(deps: EngineDeps, syncId: string): Promise<{ seconds: num
   const elapsed = seconds(start);
   if (!result.ok) throw new Error(result.message);
   if (result.end.status !== 'succeeded') throw new Error(`the run ended ${JSON.stringify(result.end)}`);
-  const [row] = await deps.store.query<{ counts: RunCounts | null }>(
-    'select counts from sync_runs where id = $1',
+  const [row] = await deps.store.query<{ counts: RunCounts | null; timings: Record<string, number> | null }>(
+    'select counts, timings from sync_runs where id = $1',
     [queued.run.id],
   );
   if (!row?.counts) throw new Error('the run recorded no counts');
   deps.logger.info({ seconds: elapsed, peakRssMb: process.resourceUsage().maxRSS / 1024 }, 'bench run done');
-  return { seconds: elapsed, counts: row.counts };
+  return {
+    seconds: elapsed,
+    counts: row.counts,
+    planSeconds: (row.timings?.planningMs ?? Number.NaN) / 1000,
+  };
 }
 
 /** COPY the model out as CSV, discarding it: the cost of reading the data at all. */
@@ -258,6 +276,13 @@ async function main(): Promise<number> {
     }
     for (const failure of failures) console.error(`bench:diff count mismatch: ${failure}`);
     const peak = process.resourceUsage().maxRSS / 1024;
+    const delivery = (run: BenchRun) => run.seconds - run.planSeconds;
+    console.log(
+      `bench:diff phases first_plan_s=${first.planSeconds.toFixed(2)} first_deliver_s=${delivery(first).toFixed(2)} ` +
+        `incremental_plan_s=${incremental.planSeconds.toFixed(2)} incremental_deliver_s=${delivery(incremental).toFixed(2)} ` +
+        `plan_ratio=${(incremental.planSeconds / floor).toFixed(2)} startup_rss_mb=${startupRssMb.toFixed(0)} ` +
+        `engine_rss_mb=${(peak - startupRssMb).toFixed(0)}`,
+    );
     console.log(
       `bench:diff rows=${rows} first_s=${first.seconds.toFixed(2)} incremental_s=${incremental.seconds.toFixed(2)} ` +
         `floor_s=${floor.toFixed(2)} ratio=${(incremental.seconds / floor).toFixed(2)} peak_rss_mb=${peak.toFixed(0)}`,
