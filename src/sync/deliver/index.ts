@@ -25,7 +25,7 @@ const CANCEL_CHECK_EVERY_MS = 500;
 /** Records whose outcomes may wait for a group commit while further requests go out. */
 const RECORDING_RECORDS = 1000;
 /** How long a finished batch's outcomes may wait for others to share its transaction. */
-const GROUP_COMMIT_DELAY_MS = 5;
+const GROUP_COMMIT_DELAY_MS = 10;
 
 export interface DeliverInput {
   store: Store;

@@ -48,8 +48,10 @@ export function createGroupRecorder(
     } finally {
       active -= 1;
     }
-    // Whatever arrived during the commit has waited long enough already.
-    if (waiting.length > 0) await commit();
+    // What arrived during the commit waits for a full group or the delay, like any other result: fewer,
+    // larger statements leave the event loop to the requests.
+    if (waiting.length >= options.groupSize) await commit();
+    else if (waiting.length > 0) timer ??= setTimeout(start, options.maxDelayMs);
   };
   const start = () => {
     commit().catch(() => {
