@@ -90,6 +90,9 @@ export async function deliverBatch(env: BatchEnv, records: OutboxRecord[]): Prom
           status: 'rejected',
           attempts: attempts.get(r.record.id) ?? 0,
           reason: `retries exhausted: ${r.reason}`,
+          // Every attempt was sent and none got a clear answer; in mirror mode the snapshot must know
+          // the destination may hold the record, or removing it from the model would never delete it.
+          mayExist: env.context.mode === 'mirror',
         })),
       );
       return;

@@ -18,7 +18,19 @@ export interface OutboxRecord {
 /** A final outcome for one record, ready to be written. */
 export type RecordResult =
   | { record: OutboxRecord; status: 'accepted'; attempts: number; destinationRecordId: string | null }
-  | { record: OutboxRecord; status: 'rejected'; attempts: number; reason: string };
+  | {
+      record: OutboxRecord;
+      status: 'rejected';
+      attempts: number;
+      reason: string;
+      /**
+       * Sent, but no clear answer ever came (timeouts, missing outcomes): the destination may hold the
+       * record. A mirror sync keeps such a key in its snapshot with an unknown fingerprint, so the next
+       * run either re-sends it (still in the model) or deletes it (gone from the model) instead of leaving
+       * a record nobody will ever remove.
+       */
+      mayExist?: boolean;
+    };
 
 /** The delivery owner no longer holds the run: another worker took it over, or it was handed back. */
 export class LeaseLostError extends Error {
@@ -171,6 +183,17 @@ function snapshotParams(results: readonly RecordResult[]): [string, string] {
   >();
   const deletes = new Set<string>();
   for (const r of results) {
+    if (r.status === 'rejected' && r.mayExist && r.record.operation !== 'delete') {
+      deletes.delete(r.record.pk);
+      // An empty fingerprint never equals a row's, so the key counts as changed next run.
+      upserts.set(r.record.pk, {
+        pk: r.record.pk,
+        fingerprint: '',
+        identifier: r.record.identifier,
+        drid: r.record.destinationRecordId,
+      });
+      continue;
+    }
     if (r.status !== 'accepted') continue;
     if (r.record.operation === 'delete') {
       upserts.delete(r.record.pk);

@@ -132,6 +132,25 @@ describe('delivery outcomes', () => {
     expect(await recordsOf(runId, 'accepted')).toHaveLength(2);
   });
 
+  it('mirror: a record sent without a clear answer is deleted once it leaves the model', async () => {
+    harness = await createHarness(store, {
+      mode: 'mirror',
+      rows: rows(3),
+      massDelete: { share: 1, min: 1000 },
+    });
+    // The destination applies 2 but never says so: the engine cannot know it holds it.
+    harness.dest.knobs.omitKeys.add('2');
+    expect((await harness.run()).end.status).toBe('partial');
+    expect(Object.keys(harness.contents())).toEqual(['1', '2', '3']);
+    harness.dest.knobs.omitKeys.clear();
+    const model = rows(3).filter((r) => r.id !== 2);
+    await harness.setModel(model);
+    const second = await harness.run();
+    expect(second.end.status).toBe('succeeded');
+    expect(second.row.counts).toMatchObject({ accepted: 1, planned: { delete: 1 } });
+    expect(harness.contents()).toEqual(expected(model));
+  });
+
   it('ignores an outcome for a record the connector was not sent', async () => {
     harness = await createHarness(store, { rows: rows(3) });
     harness.dest.knobs.strayKeys = ['99'];
