@@ -144,6 +144,7 @@ export async function planRun(store: Store, input: PlanInput): Promise<PlanResul
       mode: input.mode,
       fullResync: input.fullResync,
       hasDuplicates,
+      snapshotSize,
     };
     const result = input.dryRun
       ? await store.transaction(async (tx) => {

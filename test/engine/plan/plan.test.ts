@@ -266,3 +266,28 @@ describe('planRun text that COPY must escape', () => {
     );
   });
 });
+
+describe('planRun mirror outbox order', () => {
+  it('writes every upsert before any delete, so delivery batches one operation at a time', async () => {
+    const { store, syncId } = await open();
+    const first = await newRun(store, syncId);
+    await planRun(store, planInput(syncId, first, people(40), { mode: 'mirror' }));
+    await acceptAll(store, first);
+    const second = await newRun(store, syncId);
+    // Every third row removed, every fourth changed, ten added.
+    const rows = people(40)
+      .filter((r) => Number(r.id) % 3 !== 0)
+      .map((r) => (Number(r.id) % 4 === 0 ? { ...r, name: 'changed' } : r))
+      .concat(people(10, 41));
+    const result = await planRun(store, planInput(syncId, second, rows, { mode: 'mirror' }));
+    expect(result.planned).toMatchObject({ upsert: 7 + 10, delete: 13, unchanged: 20 });
+    const inOrder = await store.query<{ operation: string }>(
+      'select operation from run_records where run_id = $1 order by id',
+      [second],
+    );
+    expect(inOrder.map((r) => r.operation)).toEqual([
+      ...Array(17).fill('upsert'),
+      ...Array(13).fill('delete'),
+    ]);
+  });
+});
