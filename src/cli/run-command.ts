@@ -117,7 +117,15 @@ export async function runSyncFromCli(
     cliProgress.Presets.shades_classic,
   );
   let started = false;
+  let planned = 0;
+  // Before there is a plan there is no total to draw a bar against: count the model's rows instead.
+  const onPlanProgress = ({ rowsRead }: { rowsRead: number }) => {
+    if (started) return;
+    planned = rowsRead;
+    io.stderr.write(`\r  reading the model: ${rowsRead} rows`);
+  };
   const onProgress = (counts: RunCounts) => {
+    if (!started && planned > 0) io.stderr.write('\n');
     const payload = { accepted: counts.accepted, rejected: counts.rejected };
     const done = counts.accepted + counts.rejected;
     if (!started) {
@@ -133,6 +141,7 @@ export async function runSyncFromCli(
   try {
     outcome = await runNow(engine, runId, {
       onProgress,
+      onPlanProgress,
       drain: options.drain,
       workerId: `cli-${process.pid}`,
     });
