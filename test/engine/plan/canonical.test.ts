@@ -82,7 +82,11 @@ function reverseKeys(value: WarehouseValue): WarehouseValue {
     return value;
   }
   // fromEntries defines own properties, so a "__proto__" key stays a key instead of a prototype.
-  return Object.fromEntries(Object.keys(value).reverse().map((key) => [key, reverseKeys(value[key] ?? null)]));
+  return Object.fromEntries(
+    Object.keys(value)
+      .reverse()
+      .map((key) => [key, reverseKeys(value[key] ?? null)]),
+  );
 }
 
 describe('fingerprint', () => {
