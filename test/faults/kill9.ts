@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { maxUnrecordedBatches } from '../../src/sync/deliver/index.ts';
 import { startHubspotEmulator } from '../emulators/hubspot/server.ts';
 import { seededRandom } from '../emulators/webhook/faults.ts';
 import { startWebhookReceiver } from '../emulators/webhook/server.ts';
@@ -190,9 +191,10 @@ export async function kill9Scenario(
       [syncId],
     );
     const dup = destination.duplicates();
-    // Webhooks: a re-sent batch is one that was in flight when its worker died, at most
-    // `maxConcurrent` per kill. HubSpot: none at all.
-    const allowed = kind === 'webhook' ? killedWhileRunning * maxConcurrent : 0;
+    // Webhooks: a re-sent request is one that was in flight, or answered but not yet group-committed,
+    // when its worker died: at most the engine's unrecorded window per kill. HubSpot: none at all.
+    const allowed =
+      kind === 'webhook' ? killedWhileRunning * maxUnrecordedBatches(maxConcurrent, batchSize) : 0;
     const ok =
       run.status === 'succeeded' &&
       diff.missing === 0 &&

@@ -22,8 +22,25 @@ export type { StopReason } from './batch.ts';
 const PROGRESS_EVERY_MS = 500;
 /** A cancel is noticed within this long; checking per batch cost one query per request. */
 const CANCEL_CHECK_EVERY_MS = 500;
-/** Records whose outcomes may wait for a group commit while further requests go out. */
-const RECORDING_RECORDS = 1000;
+/**
+ * Records whose outcomes may wait for a group commit while further requests go out. This is also the
+ * bound on what a crash can make Ebb send twice (see `maxUnrecordedBatches`), so it is kept just large
+ * enough for a fast one-record-per-request destination not to wait on commits.
+ */
+const RECORDING_RECORDS = 256;
+
+function recordingSlotsFor(concurrency: number, maxBatchRecords: number): number {
+  return Math.max(concurrency, Math.ceil(RECORDING_RECORDS / Math.max(1, maxBatchRecords)));
+}
+
+/**
+ * The most batches that can have been sent but not yet recorded at any instant: the requests in flight
+ * plus those waiting for their group's commit. A crash re-sends at most these (invariant 3's window).
+ */
+export function maxUnrecordedBatches(concurrency: number, maxBatchRecords: number): number {
+  const slots = Math.max(1, concurrency);
+  return slots + recordingSlotsFor(slots, maxBatchRecords);
+}
 /** How long a finished batch's outcomes may wait for others to share its transaction. */
 const GROUP_COMMIT_DELAY_MS = 10;
 
@@ -62,7 +79,7 @@ export async function deliverRun(input: DeliverInput): Promise<DeliveryEnd> {
   // next requests go out while finished batches wait for their group's commit. A commit takes a few ms,
   // in which a fast destination answers dozens of one-record requests: up to RECORDING_RECORDS records
   // may wait, so groups grow with the commit time instead of capping the send rate.
-  const recordingSlots = Math.max(concurrency, Math.ceil(RECORDING_RECORDS / caps.maxBatchRecords));
+  const recordingSlots = recordingSlotsFor(concurrency, caps.maxBatchRecords);
   const queue = new PQueue({ concurrency: concurrency + recordingSlots });
   const recorder = createGroupRecorder(store, run, {
     // Half the records that may wait: larger groups mean fewer statements, and the other half keeps
