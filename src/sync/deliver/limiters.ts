@@ -34,10 +34,16 @@ export function limiterId(credentialKey: string): string {
  * window could hold R + 1 of them, while the sustained rate stays at 97% of the limit.
  */
 export const jitterMargin = 0.03;
+/**
+ * The margin is never under this: jitter is absolute (a busy event loop, a Redis round trip), so a short
+ * interval (5 per second) needs more than 3% of it, while a long one (HubSpot's 10 s) has that already.
+ */
+export const minJitterMarginMs = 100;
 
 /** Milliseconds between request starts so no rolling window of `intervalMs` holds more than the limit. */
 export function spacingMs(limits: RateLimits): number {
-  return (limits.intervalMs * (1 + jitterMargin)) / limits.requestsPerInterval;
+  const margin = Math.max(limits.intervalMs * jitterMargin, minJitterMarginMs);
+  return (limits.intervalMs + margin) / limits.requestsPerInterval;
 }
 
 /**
