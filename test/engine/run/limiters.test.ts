@@ -135,4 +135,18 @@ describe('retry timing', () => {
     expect(retryDelayMs(0, 30_000, policy, () => 0.5)).toBe(30_000);
     expect(retryDelayMs(4, 10, policy, () => 0.5)).toBe(4000);
   });
+
+  it('starts jobs through Redis when the spacing is not a whole number of milliseconds', async () => {
+    // 6 per second is 183.3 ms apart; Bottleneck's Redis scripts stalled on a fractional minTime.
+    const registry = createLimiterRegistry({ redisUrl: 'redis://127.0.0.1:6379' });
+    registries.push(registry);
+    const limiter = registry.get(`test:${randomBytes(8).toString('hex')}`, {
+      requestsPerInterval: 6,
+      intervalMs: 1000,
+      maxConcurrent: 2,
+    });
+    let done = 0;
+    await Promise.all(Array.from({ length: 4 }, () => limiter.schedule(async () => void (done += 1))));
+    expect(done).toBe(4);
+  }, 15_000);
 });
