@@ -5,50 +5,19 @@ import type { FieldMapping, IdentifierMapping, RunPhase, SyncMode } from '../db/
 import type { Logger } from '../logger.ts';
 import type { SecretBox } from '../secrets/box.ts';
 import { mergeSecrets } from '../secrets/split.ts';
-import type { Warehouse, WarehouseDriver } from '../warehouses/types.ts';
+import type { WarehouseDriver } from '../warehouses/types.ts';
 import type { LimiterRegistry } from './deliver/limiters.ts';
 import type { Clock, RetryPolicy } from './deliver/retry.ts';
+import type { PlanInput, PlanResult } from './plan/index.ts';
 
-/** What planRun (src/sync/plan) is given: everything it needs, nothing it must look up. */
-export interface PlanRunInput {
-  runId: string;
-  syncId: string;
-  mode: SyncMode;
-  fullResync: boolean;
-  dryRun: boolean;
-  primaryKey: string;
-  mappings: FieldMapping[];
-  identifier: IdentifierMapping | null;
-  sql: string;
-  warehouse: Warehouse;
-  statementTimeoutMs: number;
-  signal: AbortSignal;
-  logger: Logger;
-  onProgress?: (progress: { rowsRead: number }) => void;
-}
-
-export interface PlannedCounts {
-  insert: number;
-  update: number;
-  upsert: number;
-  delete: number;
-  unchanged: number;
-  skipped: number;
-}
-
-export interface PlanResult {
-  rows: number;
-  invalid: number;
-  planned: PlannedCounts;
-  snapshotSize: number;
-  sample?: unknown;
-}
+/** The planner's contract is its own (src/sync/plan); the engine only names it, so tests can inject one. */
+export type { PlanInput as PlanRunInput, PlannedCounts, PlanResult } from './plan/index.ts';
 
 /**
  * Writes the run's outbox (pending run_records) from the model and the snapshot. Idempotent per run, so
  * a resumed run may call it again; a dry run writes nothing.
  */
-export type PlanRunFn = (store: Store, input: PlanRunInput) => Promise<PlanResult>;
+export type PlanRunFn = (store: Store, input: PlanInput) => Promise<PlanResult>;
 
 /**
  * Everything the engine needs, injected, so tests can pass an in-process connector, a fake clock and a
