@@ -146,7 +146,13 @@ describe('retry timing', () => {
       maxConcurrent: 2,
     });
     let done = 0;
-    await Promise.all(Array.from({ length: 4 }, () => limiter.schedule(async () => void (done += 1))));
+    await Promise.all(
+      Array.from({ length: 4 }, () =>
+        limiter.schedule(async () => {
+          done += 1;
+        }),
+      ),
+    );
     expect(done).toBe(4);
   }, 15_000);
 });
