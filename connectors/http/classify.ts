@@ -1,5 +1,5 @@
 import type { HttpResponse, HttpResult } from '../shared/http-request.ts';
-import { truncateText } from '../shared/http-request.ts';
+import { classifyTransportFailure, describeResponse } from '../shared/http-request.ts';
 import { parseRetryAfter } from '../shared/retry-after.ts';
 import type { BatchFailure } from '../types.ts';
 
@@ -22,24 +22,8 @@ const retryStatuses = new Set([408, 425, 429]);
 const splitStatuses = new Set([400, 413, 422]);
 const fatalStatuses = new Set([401, 403, 404, 405]);
 
-function describe(status: number, text: string): string {
-  const body = truncateText(text);
-  return body === '' ? `HTTP ${status}` : `HTTP ${status}: ${body}`;
-}
-
 export function classifyError(result: HttpResult, options: { batchSize: number; now?: number }): HttpVerdict {
-  if (!result.ok) {
-    switch (result.kind) {
-      case 'blocked':
-        return { kind: 'fatal', reason: result.message };
-      case 'timeout':
-        return { kind: 'retry', reason: `timeout: ${result.message}` };
-      case 'network':
-        return { kind: 'retry', reason: `network error: ${result.message}` };
-      case 'aborted':
-        return { kind: 'retry', reason: result.message };
-    }
-  }
+  if (!result.ok) return classifyTransportFailure(result);
   const { response } = result;
   const { status, headers, text } = response;
   if (status >= 200 && status < 300) return { kind: 'delivered', response };
@@ -48,18 +32,22 @@ export function classifyError(result: HttpResult, options: { batchSize: number; 
     return { kind: 'fatal', reason: `HTTP ${status}: redirect${location} not followed; update the URL` };
   }
   if (status === 410)
-    return { kind: 'fatal', pauseSync: true, reason: `the API answered 410 Gone; ${describe(status, text)}` };
+    return {
+      kind: 'fatal',
+      pauseSync: true,
+      reason: `the API answered 410 Gone; ${describeResponse(status, text)}`,
+    };
   if (retryStatuses.has(status) || status >= 500) {
     const waitMs = parseRetryAfter(headers['retry-after'], options.now);
     return waitMs === undefined
-      ? { kind: 'retry', reason: describe(status, text) }
-      : { kind: 'retry', reason: describe(status, text), waitMs };
+      ? { kind: 'retry', reason: describeResponse(status, text) }
+      : { kind: 'retry', reason: describeResponse(status, text), waitMs };
   }
   if (splitStatuses.has(status)) {
     return options.batchSize > 1
-      ? { kind: 'split', reason: describe(status, text) }
-      : { kind: 'rejected', reason: describe(status, text) };
+      ? { kind: 'split', reason: describeResponse(status, text) }
+      : { kind: 'rejected', reason: describeResponse(status, text) };
   }
-  if (fatalStatuses.has(status)) return { kind: 'fatal', reason: describe(status, text) };
-  return { kind: 'rejected', reason: describe(status, text) };
+  if (fatalStatuses.has(status)) return { kind: 'fatal', reason: describeResponse(status, text) };
+  return { kind: 'rejected', reason: describeResponse(status, text) };
 }

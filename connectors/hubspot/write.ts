@@ -136,6 +136,16 @@ async function archive(
   return outcomes;
 }
 
+/** Inputs that name their record by the id property's value (upsert, and update without a record id). */
+function byProperty(changes: readonly PlannedChange[], idProperty: string | null) {
+  return changes.map((c) => ({
+    id: c.identifier ?? '',
+    idProperty: idProperty ?? undefined,
+    objectWriteTraceId: c.idempotencyKey,
+    properties: propertiesOf(c, idProperty),
+  }));
+}
+
 async function send(apis: HubspotApis, call: Call, object: string, idProperty: string | null) {
   const sent: SentInput[] = call.changes.map((c) => ({ key: c.key, names: namesOf(c) }));
   let response: BatchResponse;
@@ -143,14 +153,7 @@ async function send(apis: HubspotApis, call: Call, object: string, idProperty: s
     case 'archive':
       return archive(apis, object, call.changes, idProperty);
     case 'upsert':
-      response = await apis.batch.upsert(object, {
-        inputs: call.changes.map((c) => ({
-          id: c.identifier ?? '',
-          idProperty: idProperty ?? undefined,
-          objectWriteTraceId: c.idempotencyKey,
-          properties: propertiesOf(c, idProperty),
-        })),
-      });
+      response = await apis.batch.upsert(object, { inputs: byProperty(call.changes, idProperty) });
       break;
     case 'update-by-id':
       response = await apis.batch.update(object, {
@@ -162,14 +165,7 @@ async function send(apis: HubspotApis, call: Call, object: string, idProperty: s
       });
       break;
     case 'update-by-property':
-      response = await apis.batch.update(object, {
-        inputs: call.changes.map((c) => ({
-          id: c.identifier ?? '',
-          idProperty: idProperty ?? undefined,
-          objectWriteTraceId: c.idempotencyKey,
-          properties: propertiesOf(c, idProperty),
-        })),
-      });
+      response = await apis.batch.update(object, { inputs: byProperty(call.changes, idProperty) });
       break;
     case 'create':
       response = await apis.batch.create(object, {

@@ -203,3 +203,28 @@ export function truncateText(text: string, max = 500): string {
   const flat = text.trim();
   return flat.length > max ? `${flat.slice(0, max)}…` : flat;
 }
+
+/** A response's status and (truncated) text, as a record's or a batch's reason. */
+export function describeResponse(status: number, text: string): string {
+  const body = truncateText(text);
+  return body === '' ? `HTTP ${status}` : `HTTP ${status}: ${body}`;
+}
+
+/**
+ * The verdict on a request that got no response, the same for every HTTP connector: a refused address
+ * is fatal (only configuration can fix it); timeouts, network errors and aborts are retried.
+ */
+export function classifyTransportFailure(
+  result: Extract<HttpResult, { ok: false }>,
+): { kind: 'fatal'; reason: string } | { kind: 'retry'; reason: string } {
+  switch (result.kind) {
+    case 'blocked':
+      return { kind: 'fatal', reason: result.message };
+    case 'timeout':
+      return { kind: 'retry', reason: `timeout: ${result.message}` };
+    case 'network':
+      return { kind: 'retry', reason: `network error: ${result.message}` };
+    case 'aborted':
+      return { kind: 'retry', reason: result.message };
+  }
+}

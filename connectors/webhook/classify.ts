@@ -1,5 +1,5 @@
 import type { HttpResult } from '../shared/http-request.ts';
-import { truncateText } from '../shared/http-request.ts';
+import { classifyTransportFailure, describeResponse } from '../shared/http-request.ts';
 import { parseRetryAfter } from '../shared/retry-after.ts';
 import type { BatchFailure } from '../types.ts';
 
@@ -18,32 +18,16 @@ export type WebhookVerdict = { kind: 'accepted' } | { kind: 'rejected'; reason: 
 const retryStatuses = new Set([408, 425, 429]);
 const splitStatuses = new Set([400, 413, 422]);
 
-function describe(status: number, text: string): string {
-  const body = truncateText(text);
-  return body === '' ? `HTTP ${status}` : `HTTP ${status}: ${body}`;
-}
-
 export function classifyError(
   result: HttpResult,
   options: { batchSize: number; now?: number },
 ): WebhookVerdict {
-  if (!result.ok) {
-    switch (result.kind) {
-      case 'blocked':
-        return { kind: 'fatal', reason: result.message };
-      case 'timeout':
-        return { kind: 'retry', reason: `timeout: ${result.message}` };
-      case 'network':
-        return { kind: 'retry', reason: `network error: ${result.message}` };
-      case 'aborted':
-        return { kind: 'retry', reason: result.message };
-    }
-  }
+  if (!result.ok) return classifyTransportFailure(result);
   const { status, headers, text } = result.response;
   if (headers['webhook-delivery']?.trim().toLowerCase() === 'abort-message') {
     return {
       kind: 'rejected',
-      reason: `the receiver asked not to retry (webhook-delivery: abort-message); ${describe(status, text)}`,
+      reason: `the receiver asked not to retry (webhook-delivery: abort-message); ${describeResponse(status, text)}`,
     };
   }
   if (status >= 200 && status < 300) return { kind: 'accepted' };
@@ -55,16 +39,16 @@ export function classifyError(
     return {
       kind: 'fatal',
       pauseSync: true,
-      reason: `the receiver answered 410 Gone: it no longer accepts deliveries, so the sync is paused until it is re-enabled; ${describe(status, text)}`,
+      reason: `the receiver answered 410 Gone: it no longer accepts deliveries, so the sync is paused until it is re-enabled; ${describeResponse(status, text)}`,
     };
   }
   if (retryStatuses.has(status) || status >= 500) {
     const waitMs = parseRetryAfter(headers['retry-after'], options.now);
     return waitMs === undefined
-      ? { kind: 'retry', reason: describe(status, text) }
-      : { kind: 'retry', reason: describe(status, text), waitMs };
+      ? { kind: 'retry', reason: describeResponse(status, text) }
+      : { kind: 'retry', reason: describeResponse(status, text), waitMs };
   }
   if (splitStatuses.has(status) && options.batchSize > 1)
-    return { kind: 'split', reason: describe(status, text) };
-  return { kind: 'rejected', reason: describe(status, text) };
+    return { kind: 'split', reason: describeResponse(status, text) };
+  return { kind: 'rejected', reason: describeResponse(status, text) };
 }
