@@ -29,29 +29,35 @@ export function createGroupRecorder(
   let active = 0;
   let timer: NodeJS.Timeout | undefined;
 
+  // A loop, not a recursive call: an awaited commit() per group kept every earlier group's frame (and
+  // its outcomes) alive for as long as full groups kept coming, so memory grew with the run's size.
   const commit = async () => {
     if (timer) clearTimeout(timer);
     timer = undefined;
-    if (active >= options.parallel || waiting.length === 0) return;
-    active += 1;
-    const group = waiting;
-    waiting = [];
-    try {
-      await recordResults(
-        store,
-        run,
-        group.flatMap((w) => w.results),
-      );
-      for (const w of group) w.resolve();
-    } catch (error) {
-      for (const w of group) w.reject(error);
-    } finally {
-      active -= 1;
+    if (active >= options.parallel) return;
+    while (waiting.length > 0) {
+      active += 1;
+      const group = waiting;
+      waiting = [];
+      try {
+        await recordResults(
+          store,
+          run,
+          group.flatMap((w) => w.results),
+        );
+        for (const w of group) w.resolve();
+      } catch (error) {
+        for (const w of group) w.reject(error);
+      } finally {
+        active -= 1;
+      }
+      // What arrived during the commit waits for a full group or the delay, like any other result: fewer,
+      // larger statements leave the event loop to the requests.
+      if (waiting.length < options.groupSize) {
+        if (waiting.length > 0) timer ??= setTimeout(start, options.maxDelayMs);
+        return;
+      }
     }
-    // What arrived during the commit waits for a full group or the delay, like any other result: fewer,
-    // larger statements leave the event loop to the requests.
-    if (waiting.length >= options.groupSize) await commit();
-    else if (waiting.length > 0) timer ??= setTimeout(start, options.maxDelayMs);
   };
   const start = () => {
     commit().catch(() => {
