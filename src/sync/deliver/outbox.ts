@@ -106,13 +106,12 @@ export async function recordResults(
          destination_record_id = x.destination_record_id, updated_at = now()
        from jsonb_to_recordset($4::jsonb) as x(id bigint, status text, attempts int, reason text,
          destination_record_id text)
-       where exists (select 1 from owned) and r.id = any($5::bigint[]) and r.id = x.id
-         and r.status = 'pending'
+       where exists (select 1 from owned) and r.id = x.id and r.status = 'pending'
      ),
      advanced as (
        insert into sync_snapshots (sync_id, pk, fingerprint, identifier, destination_record_id, run_id, updated_at)
        select $3, x.pk, x.fingerprint, x.identifier, x.drid, $1, now()
-       from jsonb_to_recordset($6::jsonb) as x(pk text, fingerprint text, identifier text, drid text)
+       from jsonb_to_recordset($5::jsonb) as x(pk text, fingerprint text, identifier text, drid text)
        where exists (select 1 from owned)
        on conflict (sync_id, pk) do update set fingerprint = excluded.fingerprint,
          identifier = excluded.identifier,
@@ -122,10 +121,10 @@ export async function recordResults(
      removed as (
        delete from sync_snapshots
        where exists (select 1 from owned) and sync_id = $3
-         and pk in (select value from jsonb_array_elements_text($7::jsonb))
+         and pk in (select value from jsonb_array_elements_text($6::jsonb))
      )
      select exists (select 1 from owned) as owned`,
-    [run.id, run.workerId, run.syncId, ...recordParams(results), ...snapshotParams(results)],
+    [run.id, run.workerId, run.syncId, recordParams(results), ...snapshotParams(results)],
   );
   if (!row?.owned) throw new LeaseLostError(`run ${run.id} is no longer held by ${run.workerId}`);
 }
@@ -157,19 +156,22 @@ function bumpCounts(a: string, r: string): string {
 }
 
 /**
- * Outcome rows, updated by primary key only: ids are global and were read from this run's outbox. A
- * run_id or status index path would scan every pending record of the run per group (quadratic over a
- * large outbox).
+ * Outcome rows, updated by primary key only: ids are global and were read from this run's outbox. The
+ * planner then drives the update from these rows, one primary-key lookup each. Two other shapes are
+ * quadratic over a large group: a run_id or status index path scans every pending record of the run,
+ * and an extra `r.id = any(ids)` filter made it rescan the whole recordset once per matched row
+ * (measured: 8 s for one group of 6,000 outcomes).
  */
-function recordParams(results: readonly RecordResult[]): [string, string] {
-  const rows = results.map((r) => ({
-    id: r.record.id,
-    status: r.status,
-    attempts: r.attempts,
-    reason: r.status === 'rejected' ? r.reason : null,
-    destination_record_id: r.status === 'accepted' ? r.destinationRecordId : r.record.destinationRecordId,
-  }));
-  return [JSON.stringify(rows), `{${rows.map((r) => r.id).join(',')}}`];
+function recordParams(results: readonly RecordResult[]): string {
+  return JSON.stringify(
+    results.map((r) => ({
+      id: r.record.id,
+      status: r.status,
+      attempts: r.attempts,
+      reason: r.status === 'rejected' ? r.reason : null,
+      destination_record_id: r.status === 'accepted' ? r.destinationRecordId : r.record.destinationRecordId,
+    })),
+  );
 }
 
 /**
