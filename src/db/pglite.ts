@@ -1,10 +1,12 @@
 import { mkdir } from 'node:fs/promises';
 import { PGlite, type Transaction } from '@electric-sql/pglite';
-import { drizzle } from 'drizzle-orm/pglite';
-import { migrate } from 'drizzle-orm/pglite/migrator';
+import { pglite, pgliteMigrator } from './drizzle.ts';
 import { appliedMigrations, migrationsFolder } from './migrate.ts';
 import * as schema from './schema/index.ts';
 import { ident, type Queryable, type SqlParam, type Store } from './store.ts';
+
+const { drizzle } = pglite;
+const { migrate } = pgliteMigrator;
 
 type PgliteLike = Pick<PGlite | Transaction, 'query'>;
 

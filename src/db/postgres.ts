@@ -1,11 +1,13 @@
 import { once } from 'node:events';
-import { drizzle } from 'drizzle-orm/node-postgres';
-import { migrate } from 'drizzle-orm/node-postgres/migrator';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
+import { nodePostgres, nodePostgresMigrator } from './drizzle.ts';
 import { appliedMigrations, migrationsFolder } from './migrate.ts';
 import * as schema from './schema/index.ts';
 import { ident, type Queryable, type SqlParam, type Store } from './store.ts';
+
+const { drizzle } = nodePostgres;
+const { migrate } = nodePostgresMigrator;
 
 // Postgres returns int8 and numeric as strings by default; counts in Ebb's own tables fit in a double.
 pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));

@@ -26,9 +26,9 @@ import { postgresDriver } from '../../src/warehouses/postgres.ts';
 import { runNow } from '../../src/worker/worker.ts';
 
 /**
- * RSS right after the imports, before any work: on Node 24 the ESM loader leaves ~150 MB of garbage from
- * importing drizzle-orm, so every process starts near 240 MB. Reported on its own line (the last line
- * keeps its format) so the engine's own share, peak minus this, is visible.
+ * RSS right after the imports, before any work (see src/db/drizzle.ts for why drizzle is loaded with
+ * `require`). Reported on its own line (the last line keeps its format) so the engine's own share, peak
+ * minus this, is visible.
  */
 const startupRssMb = process.resourceUsage().maxRSS / 1024;
 

@@ -1,5 +1,5 @@
 import { createRoute } from '@hono/zod-openapi';
-import { eq } from 'drizzle-orm';
+import { orm } from '../../db/drizzle.ts';
 import { destinations, syncs } from '../../db/schema/index.ts';
 import type { App } from '../context.ts';
 import { ApiError, errorResponses } from '../errors.ts';
@@ -14,6 +14,8 @@ import {
 import { kindedResource } from './kinded-resource.ts';
 import { usedBySyncs } from './models.ts';
 import { connectorFor, INTERACTIVE_TIMEOUT_MS, withDestination } from './shared.ts';
+
+const { eq } = orm;
 
 const resource = kindedResource({
   table: destinations,

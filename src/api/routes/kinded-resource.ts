@@ -1,5 +1,5 @@
 import type { z } from '@hono/zod-openapi';
-import { asc, eq } from 'drizzle-orm';
+import { orm } from '../../db/drizzle.ts';
 import type { destinations, sources } from '../../db/schema/index.ts';
 import { newId } from '../../lib/ids.ts';
 import { redactSecrets } from '../../secrets/split.ts';
@@ -13,6 +13,8 @@ import {
   notFound,
   pgErrorCode,
 } from './shared.ts';
+
+const { asc, eq } = orm;
 
 /** Sources and destinations share one table shape: a named config of a kind, secrets sealed apart. */
 type KindedTable = typeof sources | typeof destinations;

@@ -1,5 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { asc, eq } from 'drizzle-orm';
+import { orm } from '../../db/drizzle.ts';
 import { models, syncs } from '../../db/schema/index.ts';
 import { newId } from '../../lib/ids.ts';
 import type { ColumnInfo } from '../../warehouses/types.ts';
@@ -23,6 +23,8 @@ import {
   withWarehouse,
 } from './shared.ts';
 import { loadSource, modelColumns } from './sources.ts';
+
+const { asc, eq } = orm;
 
 type ModelRow = typeof models.$inferSelect;
 

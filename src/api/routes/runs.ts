@@ -1,5 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { eq } from 'drizzle-orm';
+import { orm } from '../../db/drizzle.ts';
 import { type RecordStatus, recordStatuses, syncRuns } from '../../db/schema/index.ts';
 import { cancelRun, enqueueRun, resetSync } from '../../sync/queue.ts';
 import type { App, AppDeps } from '../context.ts';
@@ -23,6 +23,8 @@ import {
 } from '../schemas/runs.ts';
 import { looksLikeId, notFound } from './shared.ts';
 import { loadSync } from './syncs.ts';
+
+const { eq } = orm;
 
 type RunRow = typeof syncRuns.$inferSelect;
 

@@ -1,5 +1,5 @@
 import { createRoute } from '@hono/zod-openapi';
-import { eq } from 'drizzle-orm';
+import { orm } from '../../db/drizzle.ts';
 import { models, sources } from '../../db/schema/index.ts';
 import type { App, AppDeps } from '../context.ts';
 import { ApiError, errorResponses } from '../errors.ts';
@@ -12,6 +12,8 @@ import {
 } from '../schemas/config-objects.ts';
 import { type Dependent, type KindedRow, kindedResource } from './kinded-resource.ts';
 import { INTERACTIVE_TIMEOUT_MS, warehouseDriver, withWarehouse } from './shared.ts';
+
+const { eq } = orm;
 
 /** A source is used by models; the foreign key keeps one from going while a model still reads it. */
 function usedByModels(what: string, users: Dependent[]): ApiError {

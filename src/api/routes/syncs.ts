@@ -1,5 +1,5 @@
 import { createRoute } from '@hono/zod-openapi';
-import { asc, eq } from 'drizzle-orm';
+import { orm } from '../../db/drizzle.ts';
 import { syncs } from '../../db/schema/index.ts';
 import { newId } from '../../lib/ids.ts';
 import { firstDueAt } from '../../scheduler/schedule.ts';
@@ -9,6 +9,8 @@ import { idParams, iso, jsonBody, jsonResponse, list, security } from '../schema
 import { createSyncSchema, syncSchema, updateSyncSchema } from '../schemas/syncs.ts';
 import { isUniqueViolation, looksLikeId, nameTaken, notFound } from './shared.ts';
 import { type SyncDraft, validateSyncDraft } from './sync-validation.ts';
+
+const { asc, eq } = orm;
 
 export type SyncRow = typeof syncs.$inferSelect;
 

@@ -1,5 +1,7 @@
-import { pgTable, text } from 'drizzle-orm/pg-core';
+import { pgCore } from '../drizzle.ts';
 import { createdAt, ts } from './common.ts';
+
+const { pgTable, text } = pgCore;
 
 export const apiKeyRoles = ['admin', 'editor', 'viewer'] as const;
 export type ApiKeyRole = (typeof apiKeyRoles)[number];

@@ -1,5 +1,6 @@
-import { timestamp } from 'drizzle-orm/pg-core';
+import { pgCore } from '../drizzle.ts';
 
+const { timestamp } = pgCore;
 /** Every timestamp is stored with its time zone and read back as a Date. */
 export const ts = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
 

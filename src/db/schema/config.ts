@@ -1,6 +1,8 @@
-import { sql } from 'drizzle-orm';
-import { boolean, check, integer, jsonb, pgTable, real, text } from 'drizzle-orm/pg-core';
+import { orm, pgCore } from '../drizzle.ts';
 import { createdAt, ts, updatedAt } from './common.ts';
+
+const { sql } = orm;
+const { boolean, check, integer, jsonb, pgTable, real, text } = pgCore;
 
 /**
  * Configuration objects: where data comes from (sources, models), where it goes (destinations) and how

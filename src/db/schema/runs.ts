@@ -1,18 +1,9 @@
-import { sql } from 'drizzle-orm';
-import {
-  bigint,
-  boolean,
-  index,
-  integer,
-  json,
-  jsonb,
-  pgTable,
-  primaryKey,
-  text,
-  uniqueIndex,
-} from 'drizzle-orm/pg-core';
+import { orm, pgCore } from '../drizzle.ts';
 import { createdAt, ts, updatedAt } from './common.ts';
 import { syncs } from './config.ts';
+
+const { sql } = orm;
+const { bigint, boolean, index, integer, json, jsonb, pgTable, primaryKey, text, uniqueIndex } = pgCore;
 
 export const runStatuses = ['queued', 'running', 'succeeded', 'partial', 'failed', 'cancelled'] as const;
 export type RunStatus = (typeof runStatuses)[number];
