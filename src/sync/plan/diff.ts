@@ -53,13 +53,13 @@ function removedFrom(tables: StageTables, syncParam: string): string {
     where t.sync_id = ${syncParam} and not exists (select 1 from ${tables.stage} s where s.pk = t.pk)`;
 }
 
-/** Whether the sync has any snapshot row, confirmed or entered before sending. */
+/** Whether the sync has any snapshot row, confirmed or entered for an unconfirmed upsert (run.ts). */
 async function hasSnapshotRows(db: Queryable, syncId: string): Promise<boolean> {
   const rows = await db.query('select 1 from sync_snapshots where sync_id = $1 limit 1', [syncId]);
   return rows.length > 0;
 }
 
-/** Records the destination confirmed; entries a mirror run made before sending (empty fingerprint) are not. */
+/** Records the destination confirmed; keys entered for unconfirmed upserts (empty fingerprint) are not. */
 export async function countSnapshot(db: Queryable, syncId: string): Promise<number> {
   const [row] = await db.query<{ n: number }>(
     `select count(*)::int as n from sync_snapshots where sync_id = $1 and fingerprint <> ''`,
@@ -107,20 +107,6 @@ export async function writeOutbox(
          from ${tables.stage} s left join sync_snapshots t on t.sync_id = $2 and t.pk = s.pk
          where ${validRows(ctx, tables)}${changeFilter(ctx)}`,
       [ctx.runId, ctx.syncId, operation],
-    );
-  }
-  if (ctx.mode === 'mirror') {
-    // A record sent but never confirmed (crash, timeout, quota stop) may exist at the destination
-    // without being in the snapshot; if its row then left the model, nothing would ever delete it.
-    // So every new pk a mirror run may create is entered now with an empty fingerprint, which matches
-    // no real payload: it never suppresses a send, and it makes a later run delete the record if the
-    // row is gone. Accepted outcomes overwrite it with the real fingerprint.
-    await db.execute(
-      `insert into sync_snapshots (sync_id, pk, fingerprint, identifier, run_id, updated_at)
-         select $2, r.pk, '', r.identifier, $1, now() from run_records r
-         where r.run_id = $1 and r.operation = 'upsert' and r.status = 'pending'
-       on conflict (sync_id, pk) do nothing`,
-      [ctx.runId, ctx.syncId],
     );
   }
   let skipped = 0;
