@@ -38,6 +38,8 @@ export interface MemoryKnobs {
   /** Per key: answer `retryable` this many more times before accepting. */
   retryableKeys: Map<string, { times: number; waitMs?: number }>;
   latencyMs: number;
+  /** Sees every batch as the engine hands it over, with its write number (1-based). */
+  observe?: (batch: PlannedChange[], writeNumber: number) => void;
 }
 
 export interface MemoryDestination {
@@ -129,6 +131,7 @@ export function createMemoryDestination(options: MemoryOptions = {}): MemoryDest
     try {
       writes.push({ keys: batch.map(keyOf), runId: context.runId });
       const writeNumber = writes.length;
+      knobs.observe?.(batch, writeNumber);
       if (knobs.latencyMs > 0) await sleep(knobs.latencyMs);
       const failure = knobs.failNext.shift() ?? knobs.failAt.get(writeNumber);
       if (failure) return { ok: false, failure };

@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { collectGarbage } from '../../helpers/gc.ts';
 import { createTestStore, type TestStore } from '../../helpers/store.ts';
 import { createHarness, expected, type Harness, type ModelRow } from './harness.ts';
 
@@ -25,6 +26,26 @@ async function recordsOf(runId: string, status: string) {
 }
 
 describe('delivery outcomes', () => {
+  it('lets go of delivered records while the run goes on: memory is bounded by batches, not the run', async () => {
+    harness = await createHarness(store, { rows: rows(3000), destination: { maxBatchRecords: 10 } });
+    const early: WeakRef<object>[] = [];
+    let held: number | undefined;
+    // A real request returns to the event loop; only then are new WeakRefs' targets released to the GC.
+    harness.dest.knobs.latencyMs = 1;
+    harness.dest.knobs.observe = (batch, writeNumber) => {
+      // The first page's first records, then, three pages later, how many of them are still reachable.
+      if (writeNumber <= 5) for (const change of batch) early.push(new WeakRef(change.fields));
+      if (writeNumber === 250) {
+        collectGarbage();
+        held = early.filter((ref) => ref.deref() !== undefined).length;
+      }
+    };
+    const { end } = await harness.run();
+    expect(end.status).toBe('succeeded');
+    expect(early).toHaveLength(50);
+    expect(held).toBe(0);
+  });
+
   it('keeps rejected rows out of the snapshot, so they come back next run', async () => {
     harness = await createHarness(store, { rows: rows(6) });
     harness.dest.knobs.rejectKeys.add('2');

@@ -1,12 +1,8 @@
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import type { Store } from '../../../src/db/store.ts';
 import type { OutboxRecord, RecordResult } from '../../../src/sync/deliver/outbox.ts';
 import { createGroupRecorder } from '../../../src/sync/deliver/recorder.ts';
-
-setFlagsFromString('--expose-gc');
-const gc = runInNewContext('gc') as () => void;
+import { collectGarbage } from '../../helpers/gc.ts';
 
 const run = { id: 'run_1', syncId: 'sync_1', workerId: 'worker_1' };
 let nextId = 1;
@@ -48,7 +44,7 @@ describe('group recorder', () => {
             for (let i = 0; i < groupSize; i++) settled.push(recorder.record(results(50)));
           } else {
             // The last commit, with 39 groups committed before it: the first must be collectable.
-            gc();
+            collectGarbage();
             heldWhileBusy = firstGroup?.deref() !== undefined;
           }
           return [{ owned: true }];
