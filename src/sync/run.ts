@@ -352,7 +352,8 @@ async function finish(
  * row again if it is still in the model, and deletes the record (mirror) if it is gone, instead of
  * leaving a record nobody removes. Done as the run finishes rather than as it plans: a run that
  * succeeds has nothing to enter, where entering every new key before sending doubled the snapshot
- * writes of a first run (1M rows: +11 s). Runs finish before the sync's next run can plan (one active
+ * writes of a first run (1M rows: +11 s). Only runs that reached delivery can have sent anything (a run
+ * stopped by the mass-delete guard has not). Runs finish before the sync's next run can plan (one active
  * run per sync), and this is repeated if the worker dies before the status is written.
  */
 async function rememberUnconfirmed(store: Queryable, fence: Fence): Promise<void> {
@@ -360,7 +361,8 @@ async function rememberUnconfirmed(store: Queryable, fence: Fence): Promise<void
     `insert into sync_snapshots (sync_id, pk, fingerprint, identifier, destination_record_id, run_id, updated_at)
        select $3, r.pk, '', r.identifier, r.destination_record_id, $1, now() from run_records r
        where r.run_id = $1 and r.status in ('pending', 'cancelled') and r.operation = 'upsert'
-         and exists (select 1 from sync_runs where id = $1 and worker_id = $2 and status = 'running')
+         and exists (select 1 from sync_runs where id = $1 and worker_id = $2 and status = 'running'
+                       and phase = 'delivering')
      on conflict (sync_id, pk) do nothing`,
     [fence.id, fence.workerId, fence.syncId],
   );

@@ -229,9 +229,13 @@ describe('mass-delete guard', () => {
     });
     expect((await harness.run()).end.status).toBe('succeeded');
 
-    await harness.setModel(rows(5));
+    const shrunk = [...rows(5), { id: 11, name: 'v1-11' }];
+    await harness.setModel(shrunk);
     const blocked = await harness.run();
     expect(blocked.end).toMatchObject({ status: 'failed', errorCode: 'mass_delete_guard' });
+    // Nothing was sent, so the new key is not remembered as possibly created.
+    const remembered = await store.query(`select pk from sync_snapshots where pk = '11'`);
+    expect(remembered).toEqual([]);
     expect(blocked.row.errorMessage).toBe(
       'This run would delete 5 of 10 synced records (50%), more than the sync allows (20% and more than 2 ' +
         'records). Nothing was sent. If the deletions are intended, start a run with allowMassDelete: true.',
@@ -240,10 +244,10 @@ describe('mass-delete guard', () => {
 
     const allowed = await harness.run({ allowMassDelete: true });
     expect(allowed.end.status).toBe('succeeded');
-    expect(allowed.row.counts).toMatchObject({ accepted: 5, planned: { delete: 5 } });
-    expect(harness.contents()).toEqual(expected(rows(5)));
+    expect(allowed.row.counts).toMatchObject({ accepted: 6, planned: { delete: 5, upsert: 1 } });
+    expect(harness.contents()).toEqual(expected(shrunk));
     const [snap] = await store.query<{ n: number }>('select count(*)::int as n from sync_snapshots');
-    expect(snap?.n).toBe(5);
+    expect(snap?.n).toBe(6);
   });
 
   it('lets a small deletion through without asking', async () => {
