@@ -174,9 +174,10 @@ export async function kill9Scenario(
       // waits out the lease: it may claim the run only once this worker is dead and the lease expired.
       next = spawnWorker({ databaseUrl: db.url, leaseSeconds: 1, logFile });
       if (claimed.status !== 'running') break;
-      // A random moment, mostly in delivery (batches in flight), sometimes in planning.
+      // A random moment, mostly in delivery (batches in flight), sometimes in planning. Within 700 ms, so
+      // that ten kills land before the run can finish (a whole attempt delivers 100,000 rows in seconds).
       if (random() < 0.8) await waitForPhase(store, runId, 'delivering', 60_000);
-      await sleep(Math.floor(random() * 1500));
+      await sleep(Math.floor(random() * 700));
       const before = await readRun(store, runId);
       await worker.kill9();
       if (before.status !== 'running') break;
