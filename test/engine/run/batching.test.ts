@@ -1,26 +1,13 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { RecordOperation } from '../../../src/db/schema/index.ts';
 import { packBatches } from '../../../src/sync/deliver/index.ts';
 import type { OutboxRecord } from '../../../src/sync/deliver/outbox.ts';
 import { enqueueRun } from '../../../src/sync/queue.ts';
 import { runNow } from '../../../src/worker/worker.ts';
-import { createTestStore, type TestStore } from '../../helpers/store.ts';
-import { createHarness, expected, type Harness, type ModelRow } from './harness.ts';
+import { storePerTest } from '../../helpers/per-test.ts';
+import { expected, harnessFor, rows } from './harness.ts';
 
-let store: TestStore;
-let harness: Harness | undefined;
-
-beforeEach(async () => {
-  store = await createTestStore();
-});
-afterEach(async () => {
-  await harness?.close();
-  harness = undefined;
-  await store.close();
-});
-
-const rows = (n: number, name = 'v1'): ModelRow[] =>
-  Array.from({ length: n }, (_, i) => ({ id: i + 1, name: `${name}-${i + 1}` }));
+const env = storePerTest();
 
 function outboxRecord(id: number, operation: RecordOperation, destinationRecordId: string | null) {
   return {
@@ -73,7 +60,7 @@ describe('batches of one kind of call', () => {
   });
 
   it('sends a mirror run’s changes and deletions in separate requests', async () => {
-    harness = await createHarness(store, {
+    const harness = await harnessFor(env, {
       mode: 'mirror',
       rows: rows(12),
       destination: { maxBatchRecords: 5 },
@@ -97,8 +84,8 @@ describe('batches of one kind of call', () => {
 
 describe('planning progress', () => {
   it('reports the rows read while planning, before the run has counts', async () => {
-    harness = await createHarness(store, { rows: rows(30) });
-    const queued = await enqueueRun(store, { syncId: harness.syncId, trigger: 'cli' });
+    const harness = await harnessFor(env, { rows: rows(30) });
+    const queued = await enqueueRun(env.store, { syncId: harness.syncId, trigger: 'cli' });
     if (!queued.ok) throw new Error(queued.reason);
     const events: string[] = [];
     const result = await runNow(harness.deps, queued.run.id, {

@@ -1,25 +1,12 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { collectGarbage } from '../../helpers/gc.ts';
-import { createTestStore, type TestStore } from '../../helpers/store.ts';
-import { createHarness, expected, type Harness, type ModelRow } from './harness.ts';
+import { storePerTest } from '../../helpers/per-test.ts';
+import { expected, harnessFor, rows } from './harness.ts';
 
-let store: TestStore;
-let harness: Harness | undefined;
-
-beforeEach(async () => {
-  store = await createTestStore();
-});
-afterEach(async () => {
-  await harness?.close();
-  harness = undefined;
-  await store.close();
-});
-
-const rows = (n: number, name = 'v1'): ModelRow[] =>
-  Array.from({ length: n }, (_, i) => ({ id: i + 1, name: `${name}-${i + 1}` }));
+const env = storePerTest();
 
 async function recordsOf(runId: string, status: string) {
-  return store.query<{ pk: string; reason: string | null; attempts: number }>(
+  return env.store.query<{ pk: string; reason: string | null; attempts: number }>(
     `select pk, reason, attempts from run_records where run_id = $1 and status = $2 order by pk::int`,
     [runId, status],
   );
@@ -27,7 +14,7 @@ async function recordsOf(runId: string, status: string) {
 
 describe('delivery outcomes', () => {
   it('lets go of delivered records while the run goes on: memory is bounded by batches, not the run', async () => {
-    harness = await createHarness(store, { rows: rows(3000), destination: { maxBatchRecords: 10 } });
+    const harness = await harnessFor(env, { rows: rows(3000), destination: { maxBatchRecords: 10 } });
     const early: WeakRef<object>[] = [];
     let held: number | undefined;
     // A real request returns to the event loop; only then are new WeakRefs' targets released to the GC.
@@ -47,7 +34,7 @@ describe('delivery outcomes', () => {
   });
 
   it('keeps rejected rows out of the snapshot, so they come back next run', async () => {
-    harness = await createHarness(store, { rows: rows(6) });
+    const harness = await harnessFor(env, { rows: rows(6) });
     harness.dest.knobs.rejectKeys.add('2');
     const first = await harness.run();
     expect(first.end.status).toBe('partial');
@@ -65,7 +52,7 @@ describe('delivery outcomes', () => {
   });
 
   it('splits a refused batch until exactly the bad records are isolated', async () => {
-    harness = await createHarness(store, { rows: rows(20), destination: { maxBatchRecords: 10 } });
+    const harness = await harnessFor(env, { rows: rows(20), destination: { maxBatchRecords: 10 } });
     harness.dest.knobs.poisonKeys = new Set(['4', '13']);
     const { runId, end, row } = await harness.run();
     expect(end.status).toBe('partial');
@@ -82,7 +69,7 @@ describe('delivery outcomes', () => {
   });
 
   it('stops on a spent quota: partial, the rest stays pending, and the next run finishes it', async () => {
-    harness = await createHarness(store, {
+    const harness = await harnessFor(env, {
       rows: rows(20),
       destination: { maxBatchRecords: 5, maxConcurrent: 1 },
     });
@@ -101,7 +88,7 @@ describe('delivery outcomes', () => {
   });
 
   it('retries with full jitter, waits at least Retry-After, and rejects once retries are exhausted', async () => {
-    harness = await createHarness(store, { rows: rows(3) });
+    const harness = await harnessFor(env, { rows: rows(3) });
     harness.dest.knobs.failNext = [
       { kind: 'retry', reason: '429 Too Many Requests', waitMs: 5000 },
       { kind: 'retry', reason: '503 Service Unavailable' },
@@ -128,7 +115,7 @@ describe('delivery outcomes', () => {
   });
 
   it('retries only the records the destination answered as retryable', async () => {
-    harness = await createHarness(store, { rows: rows(4) });
+    const harness = await harnessFor(env, { rows: rows(4) });
     harness.dest.knobs.retryableKeys.set('3', { times: 1, waitMs: 1500 });
     const { runId, end } = await harness.run();
     expect(end.status).toBe('succeeded');
@@ -139,7 +126,7 @@ describe('delivery outcomes', () => {
   });
 
   it('treats an outcome the connector left out as a bug: retried, then rejected with the reason', async () => {
-    harness = await createHarness(store, { rows: rows(3) });
+    const harness = await harnessFor(env, { rows: rows(3) });
     harness.dest.knobs.omitKeys.add('2');
     const { runId, end } = await harness.run();
     expect(end.status).toBe('partial');
@@ -154,7 +141,7 @@ describe('delivery outcomes', () => {
   });
 
   it('mirror: a record sent without a clear answer is deleted once it leaves the model', async () => {
-    harness = await createHarness(store, {
+    const harness = await harnessFor(env, {
       mode: 'mirror',
       rows: rows(3),
       massDelete: { share: 1, min: 1000 },
@@ -173,30 +160,30 @@ describe('delivery outcomes', () => {
   });
 
   it('ignores an outcome for a record the connector was not sent', async () => {
-    harness = await createHarness(store, { rows: rows(3) });
+    const harness = await harnessFor(env, { rows: rows(3) });
     harness.dest.knobs.strayKeys = ['99'];
     const { runId, end, row } = await harness.run();
     expect(end.status).toBe('succeeded');
     expect(row.counts).toMatchObject({ accepted: 3, rejected: 0 });
-    const [stray] = await store.query<{ n: number }>(
+    const [stray] = await env.store.query<{ n: number }>(
       `select count(*)::int as n from run_records where run_id = $1 and pk = '99'`,
       [runId],
     );
     expect(stray?.n).toBe(0);
-    const [snap] = await store.query<{ n: number }>(
+    const [snap] = await env.store.query<{ n: number }>(
       `select count(*)::int as n from sync_snapshots where pk = '99'`,
     );
     expect(snap?.n).toBe(0);
   });
 
   it('fails the run on a fatal error and pauses the sync when asked', async () => {
-    harness = await createHarness(store, { rows: rows(3) });
+    const harness = await harnessFor(env, { rows: rows(3) });
     harness.dest.knobs.failNext = [{ kind: 'fatal', reason: '410 Gone: endpoint removed', pauseSync: true }];
     const first = await harness.run();
     expect(first.end).toMatchObject({ status: 'failed', errorCode: 'destination_fatal' });
     expect(first.row.errorMessage).toBe('410 Gone: endpoint removed The sync is paused until it is resumed.');
     expect(first.row.counts).toMatchObject({ pending: 3, accepted: 0 });
-    const [sync] = await store.query<{ pausedReason: string }>(
+    const [sync] = await env.store.query<{ pausedReason: string }>(
       'select paused_reason as "pausedReason" from syncs where id = $1',
       [harness.syncId],
     );
@@ -207,7 +194,7 @@ describe('delivery outcomes', () => {
 
   it('caps batches by bytes as well as by count, and rejects a record too big to ever send', async () => {
     const model = [...rows(4), { id: 5, name: 'x'.repeat(400) }];
-    harness = await createHarness(store, { rows: model, destination: { maxBatchBytes: 330 } });
+    const harness = await harnessFor(env, { rows: model, destination: { maxBatchBytes: 330 } });
     const { runId, end } = await harness.run();
     expect(end.status).toBe('partial');
     const [big] = await recordsOf(runId, 'rejected');
@@ -222,7 +209,7 @@ describe('delivery outcomes', () => {
 
 describe('mass-delete guard', () => {
   it('blocks a mirror run that would delete too much, then lets an explicit run through', async () => {
-    harness = await createHarness(store, {
+    const harness = await harnessFor(env, {
       mode: 'mirror',
       rows: rows(10),
       massDelete: { share: 0.2, min: 2 },
@@ -234,7 +221,7 @@ describe('mass-delete guard', () => {
     const blocked = await harness.run();
     expect(blocked.end).toMatchObject({ status: 'failed', errorCode: 'mass_delete_guard' });
     // Nothing was sent, so the new key is not remembered as possibly created.
-    const remembered = await store.query(`select pk from sync_snapshots where pk = '11'`);
+    const remembered = await env.store.query(`select pk from sync_snapshots where pk = '11'`);
     expect(remembered).toEqual([]);
     expect(blocked.row.errorMessage).toBe(
       'This run would delete 5 of 10 synced records (50%), more than the sync allows (20% and more than 2 ' +
@@ -246,12 +233,12 @@ describe('mass-delete guard', () => {
     expect(allowed.end.status).toBe('succeeded');
     expect(allowed.row.counts).toMatchObject({ accepted: 6, planned: { delete: 5, upsert: 1 } });
     expect(harness.contents()).toEqual(expected(shrunk));
-    const [snap] = await store.query<{ n: number }>('select count(*)::int as n from sync_snapshots');
+    const [snap] = await env.store.query<{ n: number }>('select count(*)::int as n from sync_snapshots');
     expect(snap?.n).toBe(6);
   });
 
   it('lets a small deletion through without asking', async () => {
-    harness = await createHarness(store, {
+    const harness = await harnessFor(env, {
       mode: 'mirror',
       rows: rows(10),
       massDelete: { share: 0.2, min: 2 },

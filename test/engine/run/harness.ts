@@ -15,6 +15,7 @@ import {
   type MemoryDestination,
   type MemoryOptions,
 } from '../../helpers/memory-destination.ts';
+import type { TestScope } from '../../helpers/per-test.ts';
 import type { TestStore } from '../../helpers/store.ts';
 
 /** A clock whose sleeps return at once and advance time, recording each wait. */
@@ -37,6 +38,10 @@ export function createTestClock(random = () => 0.5): TestClock {
 }
 
 export type ModelRow = { id: number | null; name: string };
+
+/** Rows 1..n named `<name>-<id>`: a new `name` changes every row, so every row is sent again. */
+export const rows = (n: number, name = 'v1'): ModelRow[] =>
+  Array.from({ length: n }, (_, i) => ({ id: i + 1, name: `${name}-${i + 1}` }));
 
 /** The model as DuckDB SQL over literal rows, so each test's "warehouse" is just its own query. */
 export function modelSql(rows: readonly ModelRow[]): string {
@@ -83,15 +88,19 @@ export async function readRun(store: TestStore, runId: string): Promise<RunRow> 
   return row;
 }
 
-export async function createHarness(
-  store: TestStore,
-  options: {
-    mode?: SyncMode;
-    rows?: ModelRow[];
-    destination?: MemoryOptions;
-    massDelete?: { share: number; min: number };
-  } = {},
-): Promise<Harness> {
+export interface HarnessOptions {
+  mode?: SyncMode;
+  rows?: ModelRow[];
+  destination?: MemoryOptions;
+  massDelete?: { share: number; min: number };
+}
+
+/** A harness on the running test's own store, closed when the test ends. */
+export async function harnessFor(scope: TestScope, options?: HarnessOptions): Promise<Harness> {
+  return scope.own(await createHarness(scope.store, options));
+}
+
+export async function createHarness(store: TestStore, options: HarnessOptions = {}): Promise<Harness> {
   const dest = createMemoryDestination(options.destination);
   const clock = createTestClock();
   const limiters = createLimiterRegistry();

@@ -1,28 +1,15 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { enqueueRun } from '../../../src/sync/queue.ts';
 import { MAX_RUN_ATTEMPTS } from '../../../src/sync/run.ts';
 import { runNow } from '../../../src/worker/worker.ts';
-import { createTestStore, type TestStore } from '../../helpers/store.ts';
-import { createHarness, expected, type Harness, type ModelRow } from './harness.ts';
+import { storePerTest } from '../../helpers/per-test.ts';
+import { expected, harnessFor, type ModelRow, rows } from './harness.ts';
 
-let store: TestStore;
-let harness: Harness | undefined;
-
-beforeEach(async () => {
-  store = await createTestStore();
-});
-afterEach(async () => {
-  await harness?.close();
-  harness = undefined;
-  await store.close();
-});
-
-const rows = (n: number, name = 'v1'): ModelRow[] =>
-  Array.from({ length: n }, (_, i) => ({ id: i + 1, name: `${name}-${i + 1}` }));
+const env = storePerTest();
 
 describe('run lifecycle', () => {
   it('delivers the model, then sends only what changed', async () => {
-    harness = await createHarness(store, { rows: rows(25) });
+    const harness = await harnessFor(env, { rows: rows(25) });
     const first = await harness.run();
     expect(first.end).toEqual({ status: 'succeeded' });
     expect(harness.contents()).toEqual(expected(rows(25)));
@@ -46,12 +33,12 @@ describe('run lifecycle', () => {
       { id: 2, name: 'b' },
       { id: 2, name: 'b again' },
     ];
-    harness = await createHarness(store, { rows: model });
+    const harness = await harnessFor(env, { rows: model });
     const { runId, end, row } = await harness.run();
     expect(end.status).toBe('partial');
     expect(harness.contents()).toEqual({ '1': 'a' });
     expect(row.counts).toMatchObject({ accepted: 1, invalid: 3 });
-    const invalid = await store.query<{ pk: string | null; reason: string }>(
+    const invalid = await env.store.query<{ pk: string | null; reason: string }>(
       `select pk, reason from run_records where run_id = $1 and status = 'invalid' order by pk nulls first`,
       [runId],
     );
@@ -62,37 +49,40 @@ describe('run lifecycle', () => {
   });
 
   it('dry run reports counts and a sample and sends nothing', async () => {
-    harness = await createHarness(store, { rows: rows(5) });
+    const harness = await harnessFor(env, { rows: rows(5) });
     const { end, row } = await harness.run({ dryRun: true });
     expect(end.status).toBe('succeeded');
     expect(harness.dest.writes).toHaveLength(0);
     expect(row.plan).toMatchObject({ rows: 5, planned: { upsert: 5 } });
     expect(row.plan?.sample).toBeDefined();
-    const [snap] = await store.query<{ n: number }>('select count(*)::int as n from sync_snapshots');
+    const [snap] = await env.store.query<{ n: number }>('select count(*)::int as n from sync_snapshots');
     expect(snap?.n).toBe(0);
   });
 
   it('fails with a reason a person can act on when the destination kind is not available', async () => {
-    harness = await createHarness(store, { rows: rows(2) });
-    await store.execute(`update destinations set kind = 'gone'`);
+    const harness = await harnessFor(env, { rows: rows(2) });
+    await env.store.execute(`update destinations set kind = 'gone'`);
     const { end, row } = await harness.run();
     expect(end).toMatchObject({ status: 'failed', errorCode: 'setup_failed' });
     expect(row.errorMessage).toBe('destination kind "gone" is not available in this build');
   });
 
   it('abandons a run that keeps losing its workers instead of resuming it forever', async () => {
-    harness = await createHarness(store, { rows: rows(2) });
-    const queued = await enqueueRun(store, { syncId: harness.syncId, trigger: 'api' });
+    const harness = await harnessFor(env, { rows: rows(2) });
+    const queued = await enqueueRun(env.store, { syncId: harness.syncId, trigger: 'api' });
     if (!queued.ok) throw new Error(queued.reason);
-    await store.execute('update sync_runs set attempt = $2 where id = $1', [queued.run.id, MAX_RUN_ATTEMPTS]);
+    await env.store.execute('update sync_runs set attempt = $2 where id = $1', [
+      queued.run.id,
+      MAX_RUN_ATTEMPTS,
+    ]);
     const result = await runNow(harness.deps, queued.run.id);
     expect(result).toMatchObject({ ok: true, end: { status: 'failed', errorCode: 'too_many_attempts' } });
     expect(harness.dest.writes).toHaveLength(0);
   });
 
   it('fails fast when the sync is paused, with its reason', async () => {
-    harness = await createHarness(store, { rows: rows(2) });
-    await store.execute('update syncs set paused_reason = $2 where id = $1', [
+    const harness = await harnessFor(env, { rows: rows(2) });
+    await env.store.execute('update syncs set paused_reason = $2 where id = $1', [
       harness.syncId,
       'the endpoint answered 410 Gone',
     ]);

@@ -1,29 +1,15 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { openPostgresStore } from '../../../src/db/postgres.ts';
 import type { Store } from '../../../src/db/store.ts';
+import type { EngineDeps } from '../../../src/sync/context.ts';
 import { cancelRun, enqueueRun } from '../../../src/sync/queue.ts';
 import { executeRun } from '../../../src/sync/run.ts';
 import { claimNextRun, claimRun, startHeartbeat } from '../../../src/worker/lease.ts';
-import { startWorker } from '../../../src/worker/worker.ts';
-import { createTestStore, type TestStore } from '../../helpers/store.ts';
-import { createHarness, expected, type Harness, type ModelRow, readRun } from './harness.ts';
+import { startWorker, type WorkerOptions } from '../../../src/worker/worker.ts';
+import { storePerTest } from '../../helpers/per-test.ts';
+import { expected, harnessFor, readRun, rows } from './harness.ts';
 
-let store: TestStore;
-let harness: Harness | undefined;
-const cleanups: (() => Promise<void>)[] = [];
-
-beforeEach(async () => {
-  store = await createTestStore();
-});
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-  await harness?.close();
-  harness = undefined;
-  await store.close();
-});
-
-const rows = (n: number, name = 'v1'): ModelRow[] =>
-  Array.from({ length: n }, (_, i) => ({ id: i + 1, name: `${name}-${i + 1}` }));
+const env = storePerTest();
 
 /** Polls until `check` holds, failing after the deadline; tests never sleep a fixed time. */
 async function waitFor<T>(check: () => Promise<T | undefined | false>, deadlineMs = 45_000): Promise<T> {
@@ -38,21 +24,30 @@ async function waitFor<T>(check: () => Promise<T | undefined | false>, deadlineM
 
 /** A second connection pool to the same database, standing in for another process (pg only). */
 async function secondStore(): Promise<Store> {
-  if (!store.url) return store;
-  const other = await openPostgresStore({ url: store.url, max: 5 });
-  cleanups.push(() => other.close());
+  if (!env.store.url) return env.store;
+  const other = await openPostgresStore({ url: env.store.url, max: 5 });
+  env.defer(() => other.close());
   return other;
 }
 
+/** A worker on the harness's engine that polls every 20 ms, so a test waits on its run, not on polling. */
+function startTestWorker(
+  deps: EngineDeps,
+  workerId: string,
+  overrides: Partial<EngineDeps & WorkerOptions> = {},
+) {
+  return startWorker({ ...deps, workerId, concurrency: 1, pollIntervalMs: 20, leaseMs: 5000, ...overrides });
+}
+
 async function enqueue(syncId: string) {
-  const queued = await enqueueRun(store, { syncId, trigger: 'api' });
+  const queued = await enqueueRun(env.store, { syncId, trigger: 'api' });
   if (!queued.ok) throw new Error(queued.reason);
   return queued.run.id;
 }
 
 describe('crashes and leases', () => {
   it('re-sends after a crash between send and record without creating a second record (upsert)', async () => {
-    harness = await createHarness(store, {
+    const harness = await harnessFor(env, {
       rows: rows(12),
       destination: { maxBatchRecords: 4, maxConcurrent: 1 },
     });
@@ -60,24 +55,18 @@ describe('crashes and leases', () => {
     const dead = new AbortController();
     harness.dest.knobs.crashAtWrite.add(2);
     harness.dest.knobs.onCrash = () => dead.abort();
-    const claimed = await claimRun(store, runId, 'worker-a', 200);
+    const claimed = await claimRun(env.store, runId, 'worker-a', 200);
     if (!claimed) throw new Error('not claimed');
     const crashed = await executeRun(harness.deps, claimed, dead.signal);
     expect(crashed).toEqual({ status: 'lease_lost' });
     // The destination holds batch 2, the outbox does not know it: the snapshot has only batch 1.
     expect(Object.keys(harness.contents())).toHaveLength(8);
-    expect((await readRun(store, runId)).counts).toMatchObject({ accepted: 4, pending: 8 });
+    expect((await readRun(env.store, runId)).counts).toMatchObject({ accepted: 4, pending: 8 });
 
-    const worker = startWorker({
-      ...harness.deps,
-      workerId: 'worker-b',
-      concurrency: 1,
-      pollIntervalMs: 20,
-      leaseMs: 5000,
-    });
-    cleanups.push(() => worker.stop());
+    const worker = startTestWorker(harness.deps, 'worker-b');
+    env.defer(() => worker.stop());
     const done = await waitFor(async () => {
-      const run = await readRun(store, runId);
+      const run = await readRun(env.store, runId);
       return run.status === 'succeeded' && run;
     });
     expect(done.counts).toMatchObject({ accepted: 12, pending: 0 });
@@ -87,7 +76,7 @@ describe('crashes and leases', () => {
     expect(keysSent.filter((k) => k === '1')).toHaveLength(1);
     expect(keysSent.filter((k) => k === '5')).toHaveLength(2);
     expect([...harness.dest.creates.values()].every((n) => n === 1)).toBe(true);
-    const [row] = await store.query<{ attempt: number; workerId: string }>(
+    const [row] = await env.store.query<{ attempt: number; workerId: string }>(
       'select attempt, worker_id as "workerId" from sync_runs where id = $1',
       [runId],
     );
@@ -95,65 +84,53 @@ describe('crashes and leases', () => {
   });
 
   it('aborts locally, recording nothing more, when the heartbeat finds its lease taken', async () => {
-    harness = await createHarness(store, {
+    const harness = await harnessFor(env, {
       rows: rows(40),
       destination: { maxBatchRecords: 2, maxConcurrent: 1 },
     });
     harness.dest.knobs.latencyMs = 10;
     const runId = await enqueue(harness.syncId);
-    const claimed = await claimRun(store, runId, 'worker-a', 150);
+    const claimed = await claimRun(env.store, runId, 'worker-a', 150);
     if (!claimed) throw new Error('not claimed');
     const lost = new AbortController();
-    const stopBeat = startHeartbeat(store, claimed, 150, lost, harness.deps.logger);
+    const stopBeat = startHeartbeat(env.store, claimed, 150, lost, harness.deps.logger);
     const running = executeRun(harness.deps, claimed, lost.signal);
-    await waitFor(async () => ((await readRun(store, runId)).counts?.accepted ?? 0) > 0);
-    await store.execute(`update sync_runs set worker_id = 'worker-b' where id = $1`, [runId]);
+    await waitFor(async () => ((await readRun(env.store, runId)).counts?.accepted ?? 0) > 0);
+    await env.store.execute(`update sync_runs set worker_id = 'worker-b' where id = $1`, [runId]);
     expect(await running).toEqual({ status: 'lease_lost' });
     stopBeat();
-    const run = await readRun(store, runId);
+    const run = await readRun(env.store, runId);
     expect(run.status).toBe('running');
     expect((run.counts?.accepted ?? 0) + (run.counts?.pending ?? 0)).toBe(40);
     expect(run.counts?.pending).toBeGreaterThan(0);
   });
 
   it('hands a run back on graceful stop, and another worker finishes it', async () => {
-    harness = await createHarness(store, {
+    const harness = await harnessFor(env, {
       rows: rows(40),
       destination: { maxBatchRecords: 2, maxConcurrent: 1 },
     });
     harness.dest.knobs.latencyMs = 10;
     const runId = await enqueue(harness.syncId);
-    const first = startWorker({
-      ...harness.deps,
-      workerId: 'worker-a',
-      concurrency: 1,
-      pollIntervalMs: 20,
-      leaseMs: 5000,
-    });
-    await waitFor(async () => ((await readRun(store, runId)).counts?.accepted ?? 0) > 0);
+    const first = startTestWorker(harness.deps, 'worker-a');
+    await waitFor(async () => ((await readRun(env.store, runId)).counts?.accepted ?? 0) > 0);
     await first.stop();
-    const handedBack = await store.query<{ status: string; workerId: string | null; pending: number }>(
+    const handedBack = await env.store.query<{ status: string; workerId: string | null; pending: number }>(
       `select status, worker_id as "workerId", (counts->>'pending')::int as pending from sync_runs where id = $1`,
       [runId],
     );
     expect(handedBack[0]).toMatchObject({ status: 'queued', workerId: null });
     expect(handedBack[0]?.pending).toBeGreaterThan(0);
 
-    const second = startWorker({
-      ...harness.deps,
-      workerId: 'worker-b',
-      concurrency: 1,
-      pollIntervalMs: 20,
-      leaseMs: 5000,
-    });
-    cleanups.push(() => second.stop());
-    await waitFor(async () => (await readRun(store, runId)).status === 'succeeded');
+    const second = startTestWorker(harness.deps, 'worker-b');
+    env.defer(() => second.stop());
+    await waitFor(async () => (await readRun(env.store, runId)).status === 'succeeded');
     expect(harness.contents()).toEqual(expected(rows(40)));
     expect(harness.dest.writes.flatMap((w) => w.keys)).toHaveLength(40);
   });
 
   it('hands a run back when stopped mid-planning', async () => {
-    harness = await createHarness(store, { rows: rows(3) });
+    const harness = await harnessFor(env, { rows: rows(3) });
     const runId = await enqueue(harness.syncId);
     const slowPlanner: typeof harness.deps.planRun = (_store, input) =>
       new Promise((_resolve, reject) => {
@@ -161,79 +138,53 @@ describe('crashes and leases', () => {
           once: true,
         });
       });
-    const worker = startWorker({
-      ...harness.deps,
-      planRun: slowPlanner,
-      workerId: 'worker-a',
-      concurrency: 1,
-      pollIntervalMs: 20,
-      leaseMs: 5000,
-    });
-    await waitFor(async () => (await readRun(store, runId)).phase === 'planning');
+    const worker = startTestWorker(harness.deps, 'worker-a', { planRun: slowPlanner });
+    await waitFor(async () => (await readRun(env.store, runId)).phase === 'planning');
     await worker.stop();
-    const run = await readRun(store, runId);
+    const run = await readRun(env.store, runId);
     expect(run).toMatchObject({ status: 'queued', errorCode: null });
     expect(harness.dest.writes).toHaveLength(0);
   });
 
   it('resumes a dead worker’s run once its lease expires', async () => {
-    harness = await createHarness(store, {
+    const harness = await harnessFor(env, {
       rows: rows(10),
       destination: { maxBatchRecords: 5, maxConcurrent: 1 },
     });
     const runId = await enqueue(harness.syncId);
     // A worker that claimed the run and died at once: its lease runs out, nobody renews it.
-    expect(await claimRun(store, runId, 'worker-dead', 300)).toBeDefined();
-    expect(await claimNextRun(store, 'worker-b', 5000)).toBeUndefined();
-    const worker = startWorker({
-      ...harness.deps,
-      workerId: 'worker-b',
-      concurrency: 1,
-      pollIntervalMs: 20,
-      leaseMs: 5000,
-    });
-    cleanups.push(() => worker.stop());
-    await waitFor(async () => (await readRun(store, runId)).status === 'succeeded');
+    expect(await claimRun(env.store, runId, 'worker-dead', 300)).toBeDefined();
+    expect(await claimNextRun(env.store, 'worker-b', 5000)).toBeUndefined();
+    const worker = startTestWorker(harness.deps, 'worker-b');
+    env.defer(() => worker.stop());
+    await waitFor(async () => (await readRun(env.store, runId)).status === 'succeeded');
     expect(harness.contents()).toEqual(expected(rows(10)));
   });
 });
 
 describe('one active run per sync', () => {
   it('lets exactly one of many concurrent claimers take a queued run', async () => {
-    harness = await createHarness(store, { rows: rows(1) });
+    const harness = await harnessFor(env, { rows: rows(1) });
     await enqueue(harness.syncId);
     const other = await secondStore();
     const claims = await Promise.all(
-      Array.from({ length: 10 }, (_, i) => claimNextRun(i % 2 ? store : other, `worker-${i}`, 5000)),
+      Array.from({ length: 10 }, (_, i) => claimNextRun(i % 2 ? env.store : other, `worker-${i}`, 5000)),
     );
     expect(claims.filter((c) => c !== undefined)).toHaveLength(1);
   });
 
   it('two workers never run one sync at once', async () => {
-    harness = await createHarness(store, {
+    const harness = await harnessFor(env, {
       rows: rows(30),
       destination: { maxBatchRecords: 3, maxConcurrent: 2 },
     });
     harness.dest.knobs.latencyMs = 3;
     const other = await secondStore();
     const workers = [
-      startWorker({
-        ...harness.deps,
-        workerId: 'worker-a',
-        concurrency: 2,
-        pollIntervalMs: 10,
-        leaseMs: 5000,
-      }),
-      startWorker({
-        ...harness.deps,
-        store: other,
-        workerId: 'worker-b',
-        concurrency: 2,
-        pollIntervalMs: 10,
-        leaseMs: 5000,
-      }),
+      startTestWorker(harness.deps, 'worker-a', { concurrency: 2, pollIntervalMs: 10 }),
+      startTestWorker(harness.deps, 'worker-b', { store: other, concurrency: 2, pollIntervalMs: 10 }),
     ];
-    cleanups.push(async () => {
+    env.defer(async () => {
       for (const w of workers) await w.stop();
     });
     for (let i = 0; i < 6; i++) {
@@ -244,36 +195,32 @@ describe('one active run per sync', () => {
         ok: false,
         reason: 'active_run',
       });
-      await waitFor(async () => (await readRun(store, runId)).status === 'succeeded');
+      await waitFor(async () => (await readRun(env.store, runId)).status === 'succeeded');
     }
     expect(harness.dest.overlaps).toEqual([]);
     expect(harness.contents()).toEqual(expected(rows(30, 'v5')));
-    const [attempts] = await store.query<{ max: number }>('select max(attempt)::int as max from sync_runs');
+    const [attempts] = await env.store.query<{ max: number }>(
+      'select max(attempt)::int as max from sync_runs',
+    );
     expect(attempts?.max).toBe(1);
   });
 });
 
 describe('cancellation', () => {
   it('stops between batches, marks unsent records cancelled, and the next run sends them', async () => {
-    harness = await createHarness(store, {
+    const harness = await harnessFor(env, {
       rows: rows(60),
       destination: { maxBatchRecords: 2, maxConcurrent: 1 },
     });
     // Slow enough that the run outlasts delivery's cancel checks (every 500 ms), however fast the store.
     harness.dest.knobs.latencyMs = 40;
     const runId = await enqueue(harness.syncId);
-    const worker = startWorker({
-      ...harness.deps,
-      workerId: 'worker-a',
-      concurrency: 1,
-      pollIntervalMs: 20,
-      leaseMs: 5000,
-    });
-    cleanups.push(() => worker.stop());
-    await waitFor(async () => ((await readRun(store, runId)).counts?.accepted ?? 0) > 0);
-    expect(await cancelRun(store, runId)).toEqual({ ok: true, status: 'cancelling' });
+    const worker = startTestWorker(harness.deps, 'worker-a');
+    env.defer(() => worker.stop());
+    await waitFor(async () => ((await readRun(env.store, runId)).counts?.accepted ?? 0) > 0);
+    expect(await cancelRun(env.store, runId)).toEqual({ ok: true, status: 'cancelling' });
     const run = await waitFor(async () => {
-      const r = await readRun(store, runId);
+      const r = await readRun(env.store, runId);
       return r.status === 'cancelled' && r;
     });
     expect(run.errorCode).toBe('cancelled');
@@ -284,7 +231,7 @@ describe('cancellation', () => {
 
     const next = await enqueue(harness.syncId);
     const done = await waitFor(async () => {
-      const r = await readRun(store, next);
+      const r = await readRun(env.store, next);
       return r.status === 'succeeded' && r;
     });
     expect(done.counts).toMatchObject({ accepted: 60 - accepted });
