@@ -1,19 +1,9 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { planRun } from '../../../src/sync/plan/index.ts';
 import type { WarehouseRow } from '../../../src/warehouses/types.ts';
-import { createTestStore, type TestStore } from '../../helpers/store.ts';
-import { acceptAll, newRun, people, planInput, records, seedSync } from './setup.ts';
+import { acceptAll, newRun, people, planInput, records, seededSyncPerTest, syncOnce } from './setup.ts';
 
-let store: TestStore | undefined;
-afterEach(async () => {
-  await store?.close();
-  store = undefined;
-});
-
-async function open() {
-  store = await createTestStore();
-  return { store, syncId: await seedSync(store) };
-}
+const open = seededSyncPerTest();
 
 /** The first run's rows, with one changed, one unmapped change, one removed (pk 3) and one added. */
 function secondRows(): WarehouseRow[] {
@@ -60,9 +50,7 @@ describe('planRun by mode', () => {
 
   it('mirror: removed rows become deletes carrying the snapshot identifier and destination id', async () => {
     const { store, syncId } = await open();
-    const first = await newRun(store, syncId);
-    await planRun(store, planInput(syncId, first, people(5), { mode: 'mirror' }));
-    await acceptAll(store, first);
+    await syncOnce(store, syncId, people(5), { mode: 'mirror' });
     const second = await newRun(store, syncId);
     const r2 = await planRun(store, planInput(syncId, second, secondRows(), { mode: 'mirror' }));
     expect(r2.planned).toEqual({ insert: 0, update: 0, upsert: 2, delete: 1, unchanged: 3, skipped: 0 });
@@ -86,9 +74,7 @@ describe('planRun by mode', () => {
 
   it('insert: only rows never sent are inserted; changed rows are counted skipped', async () => {
     const { store, syncId } = await open();
-    const first = await newRun(store, syncId);
-    await planRun(store, planInput(syncId, first, people(5), { mode: 'insert' }));
-    await acceptAll(store, first);
+    await syncOnce(store, syncId, people(5), { mode: 'insert' });
     const second = await newRun(store, syncId);
     const r2 = await planRun(store, planInput(syncId, second, secondRows(), { mode: 'insert' }));
     expect(r2.planned).toEqual({ insert: 1, update: 0, upsert: 0, delete: 0, unchanged: 3, skipped: 1 });
@@ -97,9 +83,7 @@ describe('planRun by mode', () => {
 
   it('update: added and changed rows are planned as updates, nothing is deleted', async () => {
     const { store, syncId } = await open();
-    const first = await newRun(store, syncId);
-    await planRun(store, planInput(syncId, first, people(5), { mode: 'update' }));
-    await acceptAll(store, first);
+    await syncOnce(store, syncId, people(5), { mode: 'update' });
     const second = await newRun(store, syncId);
     const r2 = await planRun(store, planInput(syncId, second, secondRows(), { mode: 'update' }));
     expect(r2.planned).toEqual({ insert: 0, update: 2, upsert: 0, delete: 0, unchanged: 3, skipped: 0 });
@@ -107,9 +91,7 @@ describe('planRun by mode', () => {
 
   it('full resync: every valid row is planned and nothing is deleted, even in mirror mode', async () => {
     const { store, syncId } = await open();
-    const first = await newRun(store, syncId);
-    await planRun(store, planInput(syncId, first, people(5), { mode: 'mirror' }));
-    await acceptAll(store, first);
+    await syncOnce(store, syncId, people(5), { mode: 'mirror' });
     const second = await newRun(store, syncId);
     const rows = [...secondRows(), { id: null, email: 'x@example.com', name: 'x', score: 1, notes: '' }];
     const r2 = await planRun(store, planInput(syncId, second, rows, { mode: 'mirror', fullResync: true }));
@@ -126,9 +108,7 @@ describe('planRun by mode', () => {
 describe('planRun validation', () => {
   it('null and duplicate keys are invalid with reasons, and a duplicated key is never deleted', async () => {
     const { store, syncId } = await open();
-    const first = await newRun(store, syncId);
-    await planRun(store, planInput(syncId, first, people(4), { mode: 'mirror' }));
-    await acceptAll(store, first);
+    await syncOnce(store, syncId, people(4), { mode: 'mirror' });
 
     const second = await newRun(store, syncId);
     const [p1, p2, p3] = people(3);
@@ -163,9 +143,7 @@ describe('planRun validation', () => {
 
   it('a value the state store cannot hold makes its row invalid, not the run failed', async () => {
     const { store, syncId } = await open();
-    const first = await newRun(store, syncId);
-    await planRun(store, planInput(syncId, first, people(2), { mode: 'mirror' }));
-    await acceptAll(store, first);
+    await syncOnce(store, syncId, people(2), { mode: 'mirror' });
     const second = await newRun(store, syncId);
     const rows = people(2).map((r) => (r.id === 2 ? { ...r, name: 'bad \u0000 byte' } : r));
     const result = await planRun(store, planInput(syncId, second, rows, { mode: 'mirror' }));
@@ -196,9 +174,7 @@ describe('planRun validation', () => {
 describe('planRun dry run and mapping changes', () => {
   it('a dry run writes nothing and returns counts and samples', async () => {
     const { store, syncId } = await open();
-    const first = await newRun(store, syncId);
-    await planRun(store, planInput(syncId, first, people(5), { mode: 'mirror' }));
-    await acceptAll(store, first);
+    await syncOnce(store, syncId, people(5), { mode: 'mirror' });
     const second = await newRun(store, syncId);
     const result = await planRun(
       store,
@@ -222,9 +198,7 @@ describe('planRun dry run and mapping changes', () => {
     const { store, syncId } = await open();
     const rows = people(6).map((r) => ({ ...r, plan: r.id === 2 || r.id === 5 ? 'pro' : null }));
     const columns = { mappings: [{ from: 'name', to: 'full_name' }] };
-    const first = await newRun(store, syncId);
-    await planRun(store, planInput(syncId, first, rows, columns));
-    await acceptAll(store, first);
+    await syncOnce(store, syncId, rows, columns);
     const second = await newRun(store, syncId);
     const mappings = [
       { from: 'name', to: 'full_name' },
@@ -270,9 +244,7 @@ describe('planRun text that COPY must escape', () => {
 describe('planRun mirror outbox order', () => {
   it('writes every upsert before any delete, so delivery batches one operation at a time', async () => {
     const { store, syncId } = await open();
-    const first = await newRun(store, syncId);
-    await planRun(store, planInput(syncId, first, people(40), { mode: 'mirror' }));
-    await acceptAll(store, first);
+    await syncOnce(store, syncId, people(40), { mode: 'mirror' });
     const second = await newRun(store, syncId);
     // Every third row removed, every fourth changed, ten added.
     const rows = people(40)

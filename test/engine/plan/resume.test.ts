@@ -1,22 +1,12 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Store } from '../../../src/db/store.ts';
 import { planRun } from '../../../src/sync/plan/index.ts';
 import { stageTables } from '../../../src/sync/plan/stage.ts';
 import type { WarehouseRow } from '../../../src/warehouses/types.ts';
 import { createFakeWarehouse } from '../../helpers/fake-warehouse.ts';
-import { createTestStore, type TestStore } from '../../helpers/store.ts';
-import { acceptAll, newRun, people, peopleColumns, planInput, records, seedSync } from './setup.ts';
+import { newRun, people, peopleColumns, planInput, records, seededSyncPerTest, syncOnce } from './setup.ts';
 
-let store: TestStore | undefined;
-afterEach(async () => {
-  await store?.close();
-  store = undefined;
-});
-
-async function open() {
-  store = await createTestStore();
-  return { store, syncId: await seedSync(store) };
-}
+const open = seededSyncPerTest();
 
 /** Whether any staging table of the run is left in the state store. */
 async function stageExists(store: Store, runId: string): Promise<boolean> {
@@ -31,9 +21,7 @@ async function stageExists(store: Store, runId: string): Promise<boolean> {
 describe('planRun resumes and streams', () => {
   it('planning the same run again gives the same outbox, not a second one', async () => {
     const { store, syncId } = await open();
-    const first = await newRun(store, syncId);
-    await planRun(store, planInput(syncId, first, people(5), { mode: 'mirror' }));
-    await acceptAll(store, first);
+    await syncOnce(store, syncId, people(5), { mode: 'mirror' });
 
     const run = await newRun(store, syncId);
     const rows = people(8).filter((r) => r.id !== 2);

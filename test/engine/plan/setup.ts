@@ -1,9 +1,27 @@
+import { afterEach } from 'vitest';
 import type { Store } from '../../../src/db/store.ts';
 import { newId } from '../../../src/lib/ids.ts';
 import { silentLogger } from '../../../src/logger.ts';
-import type { PlanInput } from '../../../src/sync/plan/index.ts';
+import { type PlanInput, planRun } from '../../../src/sync/plan/index.ts';
 import type { WarehouseRow } from '../../../src/warehouses/types.ts';
 import { createFakeWarehouse } from '../../helpers/fake-warehouse.ts';
+import { createTestStore, type TestStore } from '../../helpers/store.ts';
+
+/**
+ * Returns `open`, which gives the running test its own store with one seeded sync; the store is
+ * closed after the test. Registers the afterEach, so call it once at the top of a test file.
+ */
+export function seededSyncPerTest(): () => Promise<{ store: TestStore; syncId: string }> {
+  let store: TestStore | undefined;
+  afterEach(async () => {
+    await store?.close();
+    store = undefined;
+  });
+  return async () => {
+    store = await createTestStore();
+    return { store, syncId: await seedSync(store) };
+  };
+}
 
 /** A sync with its source, model and destination, enough for the engine's foreign keys. */
 export async function seedSync(store: Store): Promise<string> {
@@ -37,6 +55,18 @@ export async function newRun(store: Store, syncId: string): Promise<string> {
     [runId, syncId],
   );
   return runId;
+}
+
+/** Plans a run of `rows` and accepts all of it: the snapshot the next run is planned against. */
+export async function syncOnce(
+  store: Store,
+  syncId: string,
+  rows: WarehouseRow[],
+  overrides: Partial<PlanInput> = {},
+): Promise<void> {
+  const runId = await newRun(store, syncId);
+  await planRun(store, planInput(syncId, runId, rows, overrides));
+  await acceptAll(store, runId);
 }
 
 /**
