@@ -79,17 +79,19 @@ export function nextStoredConfig(
   return splitSecrets(merged, kind.secretFields, deps.secrets);
 }
 
+/** The driver or connector registered for a stored kind; a build without it cannot serve the resource. */
+function registered<T>(registry: Record<string, T>, kind: string, what: 'Source' | 'Destination'): T {
+  const found = registry[kind];
+  if (!found) throw new ApiError('conflict', `${what} kind "${kind}" is not available in this build of Ebb.`);
+  return found;
+}
+
 export function warehouseDriver(deps: AppDeps, kind: string): WarehouseDriver {
-  const driver = deps.warehouses[kind];
-  if (!driver) throw new ApiError('conflict', `Source kind "${kind}" is not available in this build of Ebb.`);
-  return driver;
+  return registered(deps.warehouses, kind, 'Source');
 }
 
 export function connectorFor(deps: AppDeps, kind: string): Connector {
-  const connector = deps.connectors[kind];
-  if (!connector)
-    throw new ApiError('conflict', `Destination kind "${kind}" is not available in this build of Ebb.`);
-  return connector;
+  return registered(deps.connectors, kind, 'Destination');
 }
 
 /**

@@ -14,30 +14,6 @@ const { asc, eq } = orm;
 
 export type SyncRow = typeof syncs.$inferSelect;
 
-export const syncView = (row: SyncRow) => ({
-  id: row.id,
-  name: row.name,
-  modelId: row.modelId,
-  destinationId: row.destinationId,
-  object: row.object,
-  mode: row.mode,
-  identifier: row.identifier ?? null,
-  mappings: row.mappings,
-  schedule: row.schedule,
-  enabled: row.enabled,
-  pausedReason: row.pausedReason,
-  massDelete: { maxShare: row.massDeleteMaxShare, minCount: row.massDeleteMinCount },
-  nextRunAt: iso(row.nextRunAt),
-  createdAt: row.createdAt.toISOString(),
-  updatedAt: row.updatedAt.toISOString(),
-});
-
-export async function loadSync(deps: Pick<AppDeps, 'store'>, id: string): Promise<SyncRow> {
-  const [row] = looksLikeId(id) ? await deps.store.db.select().from(syncs).where(eq(syncs.id, id)) : [];
-  if (!row) throw notFound('Sync', id);
-  return row;
-}
-
 const draftOf = (row: SyncRow): SyncDraft => ({
   name: row.name,
   modelId: row.modelId,
@@ -50,6 +26,21 @@ const draftOf = (row: SyncRow): SyncDraft => ({
   enabled: row.enabled,
   massDelete: { maxShare: row.massDeleteMaxShare, minCount: row.massDeleteMinCount },
 });
+
+export const syncView = (row: SyncRow) => ({
+  id: row.id,
+  ...draftOf(row),
+  pausedReason: row.pausedReason,
+  nextRunAt: iso(row.nextRunAt),
+  createdAt: row.createdAt.toISOString(),
+  updatedAt: row.updatedAt.toISOString(),
+});
+
+export async function loadSync(deps: Pick<AppDeps, 'store'>, id: string): Promise<SyncRow> {
+  const [row] = looksLikeId(id) ? await deps.store.db.select().from(syncs).where(eq(syncs.id, id)) : [];
+  if (!row) throw notFound('Sync', id);
+  return row;
+}
 
 const columnsOf = (draft: SyncDraft) => ({
   name: draft.name,
