@@ -9,6 +9,7 @@ import type {
 } from '../../../connectors/types.ts';
 import { silentLogger } from '../../../src/logger.ts';
 import type { HubspotEmulator } from '../../emulators/hubspot/server.ts';
+import { writeContext } from '../write-context.ts';
 
 export function hubspotClient(
   emulator: HubspotEmulator,
@@ -28,15 +29,7 @@ export function context(
   identifierField: string | null = 'email',
   object = 'contacts',
 ): WriteContext {
-  return {
-    syncId: 'syn_test',
-    runId: 'run_test',
-    object,
-    mode,
-    identifierField,
-    signal: new AbortController().signal,
-    logger: silentLogger,
-  };
+  return writeContext(object, mode, identifierField);
 }
 
 export function change(

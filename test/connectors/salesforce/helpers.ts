@@ -4,7 +4,6 @@ import type {
   DestinationClient,
   PlannedChange,
   RecordOutcome,
-  WriteContext,
   WriteResult,
 } from '../../../connectors/types.ts';
 import { silentLogger } from '../../../src/logger.ts';
@@ -28,21 +27,7 @@ export function clientFor(
   return salesforceConnector.create(config, { logger: silentLogger, allowPrivateNetwork: true });
 }
 
-export function context(
-  object: string,
-  mode: WriteContext['mode'],
-  identifierField: string | null,
-): WriteContext {
-  return {
-    syncId: 'syn_test',
-    runId: 'run_test',
-    object,
-    mode,
-    identifierField,
-    signal: new AbortController().signal,
-    logger: silentLogger,
-  };
-}
+export { writeContext as context } from '../write-context.ts';
 
 export function change(
   key: string,

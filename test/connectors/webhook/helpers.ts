@@ -1,18 +1,11 @@
 import type { ConnectorDeps, PlannedChange, WriteContext } from '../../../connectors/types.ts';
 import { silentLogger } from '../../../src/logger.ts';
+import { writeContext } from '../write-context.ts';
 
 export const deps: ConnectorDeps = { logger: silentLogger, allowPrivateNetwork: true };
 
 export function context(object = 'contacts'): WriteContext {
-  return {
-    syncId: 'syn_test',
-    runId: 'run_test',
-    object,
-    mode: 'mirror',
-    identifierField: null,
-    signal: new AbortController().signal,
-    logger: silentLogger,
-  };
+  return writeContext(object, 'mirror', null);
 }
 
 export function upsert(key: string, fields: PlannedChange['fields']): PlannedChange {
