@@ -1,27 +1,14 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { httpConnector } from '../../../connectors/http/index.ts';
 import { type BatchApiOptions, createBatchApiHandler } from '../../emulators/webhook/batch-api.ts';
-import { startWebhookReceiver, type WebhookReceiver } from '../../emulators/webhook/server.ts';
-import { createTestStore, type TestStore } from '../../helpers/store.ts';
-import { type ConnectorSync, createConnectorSync, range } from '../webhook/engine-harness.ts';
+import { startWebhookReceiver } from '../../emulators/webhook/server.ts';
+import { storePerTest } from '../../helpers/per-test.ts';
+import { connectorSyncFor, range } from '../connector-sync.ts';
 
-let store: TestStore;
-let receiver: WebhookReceiver | undefined;
-let sync: ConnectorSync | undefined;
-
-beforeEach(async () => {
-  store = await createTestStore();
-});
-afterEach(async () => {
-  await sync?.close();
-  await receiver?.close();
-  await store.close();
-  sync = undefined;
-  receiver = undefined;
-});
+const env = storePerTest();
 
 async function recordsWith(status: string) {
-  return store.query<{ pk: string; reason: string | null }>(
+  return env.store.query<{ pk: string; reason: string | null }>(
     `select pk, reason from run_records where status = $1 order by pk::int`,
     [status],
   );
@@ -35,12 +22,14 @@ describe('batch HTTP sync through the engine', () => {
       failKeys: { '12': 'name is reserved' },
       requireAuthorization: 'Bearer api-key',
     };
-    receiver = await startWebhookReceiver({
-      dedupe: false,
-      handler: createBatchApiHandler(api),
-      faults: { rates: { error: 0.1, throttle: 0.05 }, retryAfterSeconds: 1, seed: 3 },
-    });
-    sync = await createConnectorSync(store, {
+    const receiver = env.own(
+      await startWebhookReceiver({
+        dedupe: false,
+        handler: createBatchApiHandler(api),
+        faults: { rates: { error: 0.1, throttle: 0.05 }, retryAfterSeconds: 1, seed: 3 },
+      }),
+    );
+    const sync = await connectorSyncFor(env, {
       connector: httpConnector,
       config: httpConnector.configSchema.parse({
         url: `${receiver.url}/v1/batch`,

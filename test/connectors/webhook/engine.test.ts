@@ -1,8 +1,8 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { webhookConnector } from '../../../connectors/webhook/index.ts';
-import { startWebhookReceiver, type WebhookReceiver } from '../../emulators/webhook/server.ts';
-import { createTestStore, type TestStore } from '../../helpers/store.ts';
-import { type ConnectorSync, createConnectorSync, type Row, range } from './engine-harness.ts';
+import { startWebhookReceiver } from '../../emulators/webhook/server.ts';
+import { storePerTest } from '../../helpers/per-test.ts';
+import { connectorSyncFor, type Row, range } from '../connector-sync.ts';
 import { secretA } from './helpers.ts';
 
 /**
@@ -12,37 +12,26 @@ import { secretA } from './helpers.ts';
  * it processed without answering.
  */
 
-let store: TestStore;
-let receiver: WebhookReceiver | undefined;
-let sync: ConnectorSync | undefined;
-
-beforeEach(async () => {
-  store = await createTestStore();
-});
-afterEach(async () => {
-  await sync?.close();
-  await receiver?.close();
-  await store.close();
-  sync = undefined;
-  receiver = undefined;
-});
+const env = storePerTest();
 
 describe.each([
   { mode: 'one record per request', batchSize: 1, scale: 1 },
   { mode: 'batches of 7', batchSize: 7, scale: 4 },
 ])('webhook sync through the engine, $mode, with injected faults', ({ batchSize, scale }) => {
   it('ends every cycle with the receiver equal to the model', async () => {
-    receiver = await startWebhookReceiver({
-      secrets: [secretA],
-      faults: {
-        rates: { error: 0.1, throttle: 0.05, timeout: 0.02 },
-        // Two certain timeouts besides the random ones, so every run has a processed-but-unanswered delivery.
-        once: { '5': 'timeout', '23': 'timeout' },
-        retryAfterSeconds: 1,
-        seed: 42,
-      },
-    });
-    sync = await createConnectorSync(store, {
+    const receiver = env.own(
+      await startWebhookReceiver({
+        secrets: [secretA],
+        faults: {
+          rates: { error: 0.1, throttle: 0.05, timeout: 0.02 },
+          // Two certain timeouts besides the random ones, so every run has a processed-but-unanswered delivery.
+          once: { '5': 'timeout', '23': 'timeout' },
+          retryAfterSeconds: 1,
+          seed: 42,
+        },
+      }),
+    );
+    const sync = await connectorSyncFor(env, {
       connector: webhookConnector,
       config: webhookConnector.configSchema.parse({
         url: `${receiver.url}/ebb`,
@@ -56,9 +45,9 @@ describe.each([
 
     const statuses: string[] = [];
     const cycle = async (rows: Row[]) => {
-      statuses.push(...((await sync?.runUntilDone(rows)) ?? []));
+      statuses.push(...(await sync.runUntilDone(rows)));
       const expected = Object.fromEntries(rows.map((r) => [String(r.id), { name: r.name }]));
-      expect(Object.fromEntries(receiver?.state ?? [])).toEqual(expected);
+      expect(Object.fromEntries(receiver.state)).toEqual(expected);
     };
     // Batches carry more records per request, so that mode gets a bigger model for as many faults.
     const n = (count: number) => count * scale;
@@ -81,14 +70,16 @@ describe.each([
   });
 
   it('pauses the sync when the receiver answers 410 Gone', async () => {
-    receiver = await startWebhookReceiver({ secrets: [secretA], faults: { forKeys: { '3': 'gone' } } });
-    sync = await createConnectorSync(store, {
+    const receiver = env.own(
+      await startWebhookReceiver({ secrets: [secretA], faults: { forKeys: { '3': 'gone' } } }),
+    );
+    const sync = await connectorSyncFor(env, {
       connector: webhookConnector,
       config: webhookConnector.configSchema.parse({ url: receiver.url, signingSecret: secretA, batchSize }),
     });
     const { end } = await sync.run(range(1, 5, 'v1'));
     expect(end).toMatchObject({ status: 'failed', errorCode: 'destination_fatal' });
-    const [row] = await store.query<{ pausedReason: string | null }>(
+    const [row] = await env.store.query<{ pausedReason: string | null }>(
       'select paused_reason as "pausedReason" from syncs where id = $1',
       [sync.syncId],
     );
