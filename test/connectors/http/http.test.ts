@@ -1,25 +1,21 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { httpConnector } from '../../../connectors/http/index.ts';
-import type { DestinationClient } from '../../../connectors/types.ts';
 import { type BatchApiOptions, createBatchApiHandler } from '../../emulators/webhook/batch-api.ts';
-import { startWebhookReceiver, type WebhookReceiver } from '../../emulators/webhook/server.ts';
+import { startWebhookReceiver } from '../../emulators/webhook/server.ts';
+import { cleanupPerTest } from '../../helpers/per-test.ts';
 import { context, deps, remove, upsert } from '../webhook/helpers.ts';
 
-let receiver: WebhookReceiver | undefined;
-let client: DestinationClient | undefined;
-
-afterEach(async () => {
-  await client?.close?.();
-  await receiver?.close();
-  client = undefined;
-  receiver = undefined;
-});
+const cleanup = cleanupPerTest();
 
 async function setUp(api: BatchApiOptions, config: Record<string, unknown>) {
-  receiver = await startWebhookReceiver({ handler: createBatchApiHandler(api), dedupe: false });
-  client = httpConnector.create(
-    httpConnector.configSchema.parse({ url: `${receiver.url}/v1/batch`, ...config }),
-    deps,
+  const receiver = cleanup.own(
+    await startWebhookReceiver({ handler: createBatchApiHandler(api), dedupe: false }),
+  );
+  const client = cleanup.own(
+    httpConnector.create(
+      httpConnector.configSchema.parse({ url: `${receiver.url}/v1/batch`, ...config }),
+      deps,
+    ),
   );
   return { receiver, client };
 }

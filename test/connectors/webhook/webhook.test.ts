@@ -1,30 +1,22 @@
 import { randomBytes } from 'node:crypto';
-import { afterEach, describe, expect, it } from 'vitest';
-import type { DestinationClient } from '../../../connectors/types.ts';
+import { describe, expect, it } from 'vitest';
 import { webhookConnector } from '../../../connectors/webhook/index.ts';
 import { createSecretBox } from '../../../src/secrets/box.ts';
 import { mergeSecrets, splitSecrets } from '../../../src/secrets/split.ts';
-import { startWebhookReceiver, type WebhookReceiver } from '../../emulators/webhook/server.ts';
+import { startWebhookReceiver } from '../../emulators/webhook/server.ts';
+import { cleanupPerTest } from '../../helpers/per-test.ts';
 import { context, deps, remove, secretA, secretB, upsert } from './helpers.ts';
 
-let receiver: WebhookReceiver | undefined;
-let client: DestinationClient | undefined;
-
-afterEach(async () => {
-  await client?.close?.();
-  await receiver?.close();
-  client = undefined;
-  receiver = undefined;
-});
+const cleanup = cleanupPerTest();
 
 async function setUp(config: Record<string, unknown>, secrets: string[] = [secretA]) {
-  receiver = await startWebhookReceiver({ secrets });
+  const receiver = cleanup.own(await startWebhookReceiver({ secrets }));
   const parsed = webhookConnector.configSchema.parse({
     url: `${receiver.url}/hooks`,
     signingSecret: secretA,
     ...config,
   });
-  client = webhookConnector.create(parsed, deps);
+  const client = cleanup.own(webhookConnector.create(parsed, deps));
   return { receiver, client };
 }
 
@@ -157,7 +149,7 @@ describe('webhook connector against a Standard Webhooks receiver', () => {
     expect(JSON.stringify(stored.config)).not.toContain(secretA.slice(6));
     expect(stored.secrets).not.toContain('s3cret-token');
     const restored = webhookConnector.configSchema.parse(mergeSecrets(stored, box));
-    client = webhookConnector.create(restored, deps);
+    const client = cleanup.own(webhookConnector.create(restored, deps));
     expect((await client.write([upsert('1', { n: 1 })], context())).ok).toBe(true);
     expect(receiver.requests[0]?.headers).toMatchObject({
       authorization: 'Bearer s3cret-token',
