@@ -116,7 +116,7 @@ export async function executeRun(
       if (claimed.dryRun) {
         return await finish(deps, fence, { status: 'succeeded' }, { plan, timings: { planningMs } });
       }
-      const counts = await plannedCounts(deps.store, fence.id, plan);
+      const counts = plannedCounts(plan);
       await setPhase(deps.store, fence, 'planned', { counts, timings: { planningMs } });
       options.onProgress?.(counts);
       phase = 'planned';
@@ -195,9 +195,21 @@ async function runPlanner(
   }
 }
 
-async function plannedCounts(store: Queryable, runId: string, plan: PlanResult): Promise<RunCounts> {
-  const outcomes = await countOutcomes(store, runId);
-  return { rows: plan.rows, planned: plan.planned, ...outcomes };
+/**
+ * The counts of a freshly written outbox, from the plan itself: every sendable record is pending and
+ * nothing has an outcome yet. Counting the outbox instead took half a second at a million records.
+ */
+function plannedCounts(plan: PlanResult): RunCounts {
+  const { insert, update, upsert, delete: deletes } = plan.planned;
+  return {
+    rows: plan.rows,
+    planned: plan.planned,
+    accepted: 0,
+    rejected: 0,
+    invalid: plan.invalid,
+    pending: insert + update + upsert + deletes,
+    cancelled: 0,
+  };
 }
 
 function deliver(
@@ -291,7 +303,7 @@ async function finishDelivery(
   }
   const outcomes = await countOutcomes(deps.store, fence.id);
   const clean = outcomes.rejected + outcomes.invalid + outcomes.pending === 0;
-  return finish(deps, fence, { status: clean ? 'succeeded' : 'partial' }, { timings: extra });
+  return finish(deps, fence, { status: clean ? 'succeeded' : 'partial' }, { timings: extra, outcomes });
 }
 
 async function finishCancelled(deps: EngineDeps, fence: Fence, timings?: Record<string, number>) {
@@ -314,10 +326,15 @@ async function finish(
   deps: EngineDeps,
   fence: Fence,
   end: FinalEnd,
-  extra: { plan?: PlanResult; timings?: Record<string, number> } = {},
+  extra: {
+    plan?: PlanResult;
+    timings?: Record<string, number>;
+    /** Counted after delivery ended; nothing records outcomes after that, so they are not counted again. */
+    outcomes?: Awaited<ReturnType<typeof countOutcomes>>;
+  } = {},
 ): Promise<RunEnd> {
   await rememberUnconfirmed(deps.store, fence);
-  const outcomes = await countOutcomes(deps.store, fence.id);
+  const outcomes = extra.outcomes ?? (await countOutcomes(deps.store, fence.id));
   const updated = await deps.store.execute(
     `update sync_runs set status = $3, error_code = $4, error_message = $5, phase = 'done',
        counts = coalesce(counts, '{}'::jsonb) || $6::jsonb,
