@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { chown, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -38,9 +39,13 @@ interface PrivateCluster {
 }
 
 /** initdb refuses root, so the cluster runs as the `postgres` user when this script is root. */
+/** runuser lives in sbin, which a CI job's PATH may leave out. */
+const runuser =
+  ['/usr/sbin/runuser', '/sbin/runuser'].find((candidate) => existsSync(candidate)) ?? 'runuser';
+
 async function asPostgres(command: string, args: string[]): Promise<void> {
   const isRoot = process.getuid?.() === 0;
-  if (isRoot) await run('runuser', ['-u', 'postgres', '--', command, ...args]);
+  if (isRoot) await run(runuser, ['-u', 'postgres', '--', command, ...args]);
   else await run(command, args);
 }
 
