@@ -253,6 +253,10 @@ describe('runs', () => {
     });
 
     const runId = runIds[0] ?? '';
+    // Records are written while a run is active; its outcomes are then counted from them.
+    await t.store.execute(`update sync_runs set status = 'running', finished_at = null where id = $1`, [
+      runId,
+    ]);
     const statuses = ['accepted', 'rejected', 'accepted', 'invalid', 'accepted'];
     for (const [i, status] of statuses.entries()) {
       await t.store.execute(
@@ -286,8 +290,15 @@ describe('runs', () => {
       data: [{ primaryKey: '2', status: 'rejected', reason: 'INVALID_EMAIL' }],
       nextCursor: null,
     });
+    const outcomes = { accepted: 3, rejected: 1, invalid: 1, pending: 0, cancelled: 0 };
+    expect((await t.call('GET', `/v1/runs/${runId}`)).body).toMatchObject({ outcomes });
+    // A finished run reports the counts it wrote as it finished, without counting its records again.
+    await t.store.execute(
+      `update sync_runs set status = 'succeeded', finished_at = now(), counts = $2 where id = $1`,
+      [runId, JSON.stringify({ ...outcomes, accepted: 30 })],
+    );
     expect((await t.call('GET', `/v1/runs/${runId}`)).body).toMatchObject({
-      outcomes: { accepted: 3, rejected: 1, invalid: 1, pending: 0, cancelled: 0 },
+      outcomes: { ...outcomes, accepted: 30 },
     });
     expect(await t.call('GET', `/v1/runs/${runId}/records?status=lost`)).toMatchObject({
       status: 400,
