@@ -79,19 +79,23 @@ export type CancelResult =
   | { ok: false; reason: 'run_not_found' | 'already_finished' };
 
 /**
- * A queued run is cancelled at once. A running one is flagged; its worker stops between batches,
- * records what was delivered, and leaves the rest pending for the next run (nothing is lost).
+ * A run that never started is cancelled at once. A running one is flagged; its worker stops between
+ * batches, records what was delivered, and leaves the rest pending for the next run (nothing is lost).
+ * So is a queued run that already planned (handed back by a stopping worker, or waiting out a dead
+ * one's lease): an earlier attempt may have sent part of its outbox, and only a worker finishing it
+ * marks its records cancelled, remembers what may have been created, and counts its outcomes.
  */
 export async function cancelRun(store: Store, runId: string): Promise<CancelResult> {
   const queued = await store.execute(
     `update sync_runs set status = 'cancelled', finished_at = now(), updated_at = now(),
        error_code = 'cancelled', error_message = 'Cancelled before it started.'
-     where id = $1 and status = 'queued'`,
+     where id = $1 and status = 'queued' and phase = 'pending'`,
     [runId],
   );
   if (queued > 0) return { ok: true, status: 'cancelled' };
   const running = await store.execute(
-    `update sync_runs set cancel_requested = true, updated_at = now() where id = $1 and status = 'running'`,
+    `update sync_runs set cancel_requested = true, updated_at = now()
+     where id = $1 and status in ('queued', 'running')`,
     [runId],
   );
   if (running > 0) return { ok: true, status: 'cancelling' };

@@ -122,6 +122,8 @@ export async function executeRun(
       phase = 'planned';
     }
     if (phase === 'planned') {
+      // Before delivery starts, a cancel ends the run with nothing sent (and nothing to remember).
+      if (await isCancelRequested(deps.store, fence.id)) return await finishCancelled(deps, fence);
       if (ctx.sync.mode === 'mirror' && !claimed.allowMassDelete) {
         const verdict = await checkMassDelete(deps.store, fence, {
           maxShare: ctx.sync.massDeleteMaxShare,
@@ -310,8 +312,9 @@ async function finishCancelled(deps: EngineDeps, fence: Fence, timings?: Record<
   await deps.store.execute(
     `update run_records set status = 'cancelled', reason = 'the run was cancelled before this record was sent',
        updated_at = now()
-     where run_id = $1 and status = 'pending'`,
-    [fence.id],
+     where run_id = $1 and status = 'pending'
+       and exists (select 1 from sync_runs where id = $1 and worker_id = $2 and status = 'running')`,
+    [fence.id, fence.workerId],
   );
   return finish(
     deps,
@@ -374,13 +377,18 @@ async function finish(
  * run per sync), and this is repeated if the worker dies before the status is written.
  */
 async function rememberUnconfirmed(store: Queryable, fence: Fence): Promise<void> {
+  // A key already in the snapshot loses its fingerprint too: the destination may now hold the unsent
+  // change, so even a row that changes back to what the snapshot says must be sent again.
   await store.execute(
-    `insert into sync_snapshots (sync_id, pk, fingerprint, identifier, destination_record_id, run_id, updated_at)
+    `with owned as (
+       select 1 from sync_runs
+       where id = $1 and worker_id = $2 and status = 'running' and phase = 'delivering' for share
+     )
+     insert into sync_snapshots (sync_id, pk, fingerprint, identifier, destination_record_id, run_id, updated_at)
        select $3, r.pk, '', r.identifier, r.destination_record_id, $1, now() from run_records r
        where r.run_id = $1 and r.status in ('pending', 'cancelled') and r.operation = 'upsert'
-         and exists (select 1 from sync_runs where id = $1 and worker_id = $2 and status = 'running'
-                       and phase = 'delivering')
-     on conflict (sync_id, pk) do nothing`,
+         and exists (select 1 from owned)
+     on conflict (sync_id, pk) do update set fingerprint = '', run_id = excluded.run_id, updated_at = now()`,
     [fence.id, fence.workerId, fence.syncId],
   );
 }

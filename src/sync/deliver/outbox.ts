@@ -106,7 +106,7 @@ export async function recordResults(
          destination_record_id = x.destination_record_id, updated_at = now()
        from jsonb_to_recordset($4::jsonb) as x(id bigint, status text, attempts int, reason text,
          destination_record_id text)
-       where exists (select 1 from owned) and r.id = x.id and r.status = 'pending'
+       where exists (select 1 from owned) and r.id = x.id and r.run_id = $1 and r.status = 'pending'
      ),
      advanced as (
        insert into sync_snapshots (sync_id, pk, fingerprint, identifier, destination_record_id, run_id, updated_at)

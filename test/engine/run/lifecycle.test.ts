@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { enqueueRun } from '../../../src/sync/queue.ts';
+import { cancelRun, enqueueRun } from '../../../src/sync/queue.ts';
 import { MAX_RUN_ATTEMPTS } from '../../../src/sync/run.ts';
 import { runNow } from '../../../src/worker/worker.ts';
 import { storePerTest } from '../../helpers/per-test.ts';
@@ -78,6 +78,61 @@ describe('run lifecycle', () => {
     const result = await runNow(harness.deps, queued.run.id);
     expect(result).toMatchObject({ ok: true, end: { status: 'failed', errorCode: 'too_many_attempts' } });
     expect(harness.dest.writes).toHaveLength(0);
+  });
+
+  it('cancelling a run handed back mid-delivery finishes it through a worker: records cancelled, sent keys remembered', async () => {
+    const harness = await harnessFor(env, {
+      mode: 'mirror',
+      rows: rows(20),
+      destination: { maxBatchRecords: 5, maxConcurrent: 1 },
+    });
+    const queued = await enqueueRun(env.store, { syncId: harness.syncId, trigger: 'api' });
+    if (!queued.ok) throw new Error(queued.reason);
+    // A rolling restart: the worker is told to stop as its first batch goes out.
+    const drain = new AbortController();
+    harness.dest.knobs.observe = (_batch, writeNumber) => {
+      if (writeNumber === 1) drain.abort();
+    };
+    const first = await runNow(harness.deps, queued.run.id, { drain: drain.signal });
+    expect(first).toMatchObject({ ok: true, end: { status: 'handed_back' } });
+
+    // Queued again, part sent: only a worker can finish it properly.
+    expect(await cancelRun(env.store, queued.run.id)).toEqual({ ok: true, status: 'cancelling' });
+    const second = await runNow(harness.deps, queued.run.id);
+    expect(second).toMatchObject({ ok: true, end: { status: 'cancelled' } });
+    expect(harness.dest.writes).toHaveLength(1);
+    const [run] = await env.store.query<{ counts: Record<string, number> }>(
+      'select counts from sync_runs where id = $1',
+      [queued.run.id],
+    );
+    expect(run?.counts).toMatchObject({ accepted: 5, pending: 0, cancelled: 15 });
+    // The unsent keys may exist at the destination as far as Ebb can tell: remembered, to be re-sent
+    // or deleted by the next run.
+    const remembered = await env.store.query<{ n: number }>(
+      `select count(*)::int as n from sync_snapshots where sync_id = $1 and fingerprint = ''`,
+      [harness.syncId],
+    );
+    expect(remembered[0]?.n).toBe(15);
+    harness.dest.knobs.observe = undefined;
+    const next = await harness.run();
+    expect(next.end.status).toBe('succeeded');
+    expect(harness.contents()).toEqual(expected(rows(20)));
+  });
+
+  it('a change left unconfirmed is sent again even if the row changes back', async () => {
+    const harness = await harnessFor(env, { rows: rows(3) });
+    expect((await harness.run()).end.status).toBe('succeeded');
+    // Row 2 changes; the run stops on a spent quota with the change unconfirmed (an earlier attempt
+    // may have sent it before a crash: the destination may hold either value).
+    await harness.setModel(rows(3).map((r) => (r.id === 2 ? { id: 2, name: 'changed' } : r)));
+    harness.dest.knobs.failNext.push({ kind: 'quota', reason: 'daily limit reached' });
+    expect((await harness.run()).end.status).toBe('partial');
+    // The row changes back to what the snapshot last confirmed: it must still be sent.
+    await harness.setModel(rows(3));
+    const writes = harness.dest.writes.length;
+    expect((await harness.run()).end.status).toBe('succeeded');
+    expect(harness.dest.writes.slice(writes).flatMap((w) => w.keys)).toEqual(['2']);
+    expect(harness.contents()).toEqual(expected(rows(3)));
   });
 
   it('fails fast when the sync is paused, with its reason', async () => {
