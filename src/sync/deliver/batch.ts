@@ -43,7 +43,20 @@ interface Retryable {
  * with backoff, splits batches the destination refuses whole, and matches outcomes by key. Records it
  * cannot finish stay pending in the outbox (nothing is lost).
  */
-export async function deliverBatch(env: BatchEnv, records: OutboxRecord[]): Promise<void> {
+export async function deliverBatch(
+  env: BatchEnv,
+  records: OutboxRecord[],
+  unclear: Set<number> = new Set(),
+): Promise<void> {
+  // Records sent at least once without a clear answer (a transient failure, a missing or retryable
+  // outcome): the destination may have applied them. In mirror mode a later rejection then still leaves
+  // the key in the snapshot as unknown, or removing the row from the model would never delete it.
+  const settle = (results: RecordResult[]): RecordResult[] =>
+    env.context.mode !== 'mirror'
+      ? results
+      : results.map((r) =>
+          r.status === 'rejected' && unclear.has(r.record.id) ? { ...r, mayExist: true } : r,
+        );
   const startedAt = env.clock.now();
   const attempts = new Map(records.map((r) => [r.id, 0]));
   let todo = records;
@@ -65,20 +78,21 @@ export async function deliverBatch(env: BatchEnv, records: OutboxRecord[]): Prom
       }
       if (failure.kind === 'split') {
         if (todo.length === 1) {
-          await env.record(rejectAll(todo, attempts, failure.reason));
+          await env.record(settle(rejectAll(todo, attempts, failure.reason)));
           return;
         }
         const half = Math.ceil(todo.length / 2);
-        await deliverBatch(env, todo.slice(0, half));
-        await deliverBatch(env, todo.slice(half));
+        await deliverBatch(env, todo.slice(0, half), unclear);
+        await deliverBatch(env, todo.slice(half), unclear);
         return;
       }
       retryable = todo.map((record) => ({ record, reason: failure.reason, waitMs: failure.waitMs }));
     } else {
       const matched = matchOutcomes(todo, result.outcomes, attempts, env.logger);
-      await env.record(matched.final);
+      await env.record(settle(matched.final));
       retryable = matched.retryable;
     }
+    for (const r of retryable) unclear.add(r.record.id);
     if (retryable.length === 0 || env.context.signal.aborted) return;
     const waitMs = Math.max(0, ...retryable.map((r) => r.waitMs ?? 0));
     const delay = retryDelayMs(retry, waitMs, env.policy, env.clock.random);

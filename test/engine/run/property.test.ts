@@ -104,6 +104,26 @@ describe('property: the destination converges on the model', () => {
               },
             ],
           ],
+          // Found by this property: a record applied without an answer, then refused whole on the retry,
+          // was rejected as if it had never been created, so deleting its row never deleted it.
+          [
+            [
+              {
+                edits: [{ op: 'put', id: 8, name: '' }],
+                faults: {
+                  reject: [],
+                  poison: [],
+                  omit: [8],
+                  failAt: [[2, { kind: 'split', reason: 'bad batch' }]],
+                  crashAt: [],
+                },
+              },
+              {
+                edits: [{ op: 'delete', id: 8 }],
+                faults: { reject: [], poison: [], omit: [], failAt: [], crashAt: [] },
+              },
+            ],
+          ],
         ],
       },
     );
