@@ -367,7 +367,9 @@ async function finish(
 
 /**
  * A run that ends with upserts it never confirmed (pending after a quota stop, cancelled, or abandoned)
- * may still have created them: an earlier attempt can have sent them and crashed before recording. Their
+ * may still have created them: an earlier attempt can have sent them and crashed before recording. In a
+ * resumed run that holds for rejected upserts too (the destination may refuse the re-send of a record
+ * the crashed attempt created; a rejection seen by this attempt alone is handled in batch.ts). Their
  * keys enter the snapshot with an empty fingerprint, which matches no payload: the next run sends the
  * row again if it is still in the model, and deletes the record (mirror) if it is gone, instead of
  * leaving a record nobody removes. Done as the run finishes rather than as it plans: a run that
@@ -381,13 +383,13 @@ async function rememberUnconfirmed(store: Queryable, fence: Fence): Promise<void
   // change, so even a row that changes back to what the snapshot says must be sent again.
   await store.execute(
     `with owned as (
-       select 1 from sync_runs
+       select attempt from sync_runs
        where id = $1 and worker_id = $2 and status = 'running' and phase = 'delivering' for share
      )
      insert into sync_snapshots (sync_id, pk, fingerprint, identifier, destination_record_id, run_id, updated_at)
-       select $3, r.pk, '', r.identifier, r.destination_record_id, $1, now() from run_records r
-       where r.run_id = $1 and r.status in ('pending', 'cancelled') and r.operation = 'upsert'
-         and exists (select 1 from owned)
+       select $3, r.pk, '', r.identifier, r.destination_record_id, $1, now() from run_records r, owned o
+       where r.run_id = $1 and r.operation = 'upsert'
+         and (r.status in ('pending', 'cancelled') or (r.status = 'rejected' and o.attempt > 1))
      on conflict (sync_id, pk) do update set fingerprint = '', run_id = excluded.run_id, updated_at = now()`,
     [fence.id, fence.workerId, fence.syncId],
   );

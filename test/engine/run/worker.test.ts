@@ -83,6 +83,39 @@ describe('crashes and leases', () => {
     expect(row).toEqual({ attempt: 2, workerId: 'worker-b' });
   });
 
+  it('mirror: a record a crashed attempt created is deleted later, even if the resumed attempt is refused', async () => {
+    const harness = await harnessFor(env, {
+      mode: 'mirror',
+      rows: rows(4),
+      destination: { maxBatchRecords: 4, maxConcurrent: 1 },
+    });
+    const runId = await enqueue(harness.syncId);
+    const dead = new AbortController();
+    harness.dest.knobs.crashAtWrite.add(1);
+    harness.dest.knobs.onCrash = () => dead.abort();
+    const claimed = await claimRun(env.store, runId, 'worker-a', 100);
+    if (!claimed) throw new Error('not claimed');
+    expect(await executeRun(harness.deps, claimed, dead.signal)).toEqual({ status: 'lease_lost' });
+    expect(Object.keys(harness.contents())).toHaveLength(4);
+
+    // The resumed attempt's re-send of key 2 is refused; the destination still holds it.
+    harness.dest.knobs.rejectKeys.add('2');
+    await env.store.execute(
+      `update sync_runs set lease_expires_at = now() - interval '1 second' where id = $1`,
+      [runId],
+    );
+    const resumed = await claimRun(env.store, runId, 'worker-b', 30_000);
+    if (!resumed) throw new Error('not resumed');
+    expect(await executeRun(harness.deps, resumed, new AbortController().signal)).toMatchObject({
+      status: 'partial',
+    });
+    harness.dest.knobs.rejectKeys.clear();
+    const kept = rows(4).filter((r) => r.id !== 2);
+    await harness.setModel(kept);
+    expect((await harness.run()).end.status).toBe('succeeded');
+    expect(harness.contents()).toEqual(expected(kept));
+  });
+
   it('aborts locally, recording nothing more, when the heartbeat finds its lease taken', async () => {
     const harness = await harnessFor(env, {
       rows: rows(40),
