@@ -106,7 +106,7 @@ export async function recordResults(
          destination_record_id = x.destination_record_id, updated_at = now()
        from jsonb_to_recordset($4::jsonb) as x(id bigint, status text, attempts int, reason text,
          destination_record_id text)
-       where exists (select 1 from owned) and r.id = x.id and r.run_id = $1 and r.status = 'pending'
+       where exists (select 1 from owned) and r.id = x.id and r.status = 'pending'
      ),
      advanced as (
        insert into sync_snapshots (sync_id, pk, fingerprint, identifier, destination_record_id, run_id, updated_at)
@@ -157,10 +157,11 @@ function bumpCounts(a: string, r: string): string {
 
 /**
  * Outcome rows, updated by primary key only: ids are global and were read from this run's outbox. The
- * planner then drives the update from these rows, one primary-key lookup each. Two other shapes are
- * quadratic over a large group: a run_id or status index path scans every pending record of the run,
- * and an extra `r.id = any(ids)` filter made it rescan the whole recordset once per matched row
- * (measured: 8 s for one group of 6,000 outcomes).
+ * planner then drives the update from these rows, one primary-key lookup each. Other shapes are
+ * quadratic over a large outbox: an `r.run_id = $1` filter lets it pick the run's status index and scan
+ * every pending record of the run per group (a 1M-row first delivery went from 26 s to 65 s), and an
+ * extra `r.id = any(ids)` filter made it rescan the whole recordset once per matched row (8 s for one
+ * group of 6,000 outcomes).
  */
 function recordParams(results: readonly RecordResult[]): string {
   return JSON.stringify(
