@@ -64,7 +64,8 @@ export const cancelResultSchema = z
   .object({
     id: z.string(),
     status: z.enum(['cancelled', 'cancelling']).openapi({
-      description: 'cancelled: it had not started; cancelling: its worker stops after the batch in flight',
+      description:
+        'cancelled: it had not started; cancelling: a worker ends it (after the batch in flight, or as it picks up a run that was handed back) and marks its unsent records cancelled',
     }),
   })
   .openapi('CancelResult');
