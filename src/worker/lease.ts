@@ -15,6 +15,14 @@ function toClaimed(row: ClaimedRow | undefined): ClaimedRun | undefined {
   return { ...row, attempt: Number(row.attempt), phase: row.phase as RunPhase };
 }
 
+/** A run a worker may claim: queued, or running under a lease that expired (its worker died). */
+const claimable = `(status = 'queued' or (status = 'running' and lease_expires_at < now()))`;
+
+/** What a claim writes, given the SQL parameters holding the worker id and the lease length. */
+const claimAssignments = (workerId: string, leaseMs: string) =>
+  `status = 'running', worker_id = ${workerId}, lease_expires_at = now() + ${leaseMs} * interval '1 millisecond',
+   attempt = attempt + 1, started_at = coalesce(started_at, now()), updated_at = now()`;
+
 /**
  * Claims the oldest claimable run: queued, or running under a lease that expired (its worker died; the
  * run resumes from its outbox). SKIP LOCKED lets many workers claim at once without waiting on or
@@ -26,16 +34,9 @@ export async function claimNextRun(
   leaseMs: number,
 ): Promise<ClaimedRun | undefined> {
   const [row] = await store.query<ClaimedRow>(
-    `update sync_runs set status = 'running', worker_id = $1,
-       lease_expires_at = now() + $2 * interval '1 millisecond', attempt = attempt + 1,
-       started_at = coalesce(started_at, now()), updated_at = now()
-     where id = (
-       select id from sync_runs
-       where status = 'queued' or (status = 'running' and lease_expires_at < now())
-       order by created_at
-       limit 1
-       for update skip locked)
-     and (status = 'queued' or (status = 'running' and lease_expires_at < now()))
+    `update sync_runs set ${claimAssignments('$1', '$2')}
+     where id = (select id from sync_runs where ${claimable} order by created_at limit 1 for update skip locked)
+       and ${claimable}
      returning ${claimedColumns}`,
     [workerId, leaseMs],
   );
@@ -50,10 +51,8 @@ export async function claimRun(
   leaseMs: number,
 ): Promise<ClaimedRun | undefined> {
   const [row] = await store.query<ClaimedRow>(
-    `update sync_runs set status = 'running', worker_id = $2,
-       lease_expires_at = now() + $3 * interval '1 millisecond', attempt = attempt + 1,
-       started_at = coalesce(started_at, now()), updated_at = now()
-     where id = $1 and (status = 'queued' or (status = 'running' and lease_expires_at < now()))
+    `update sync_runs set ${claimAssignments('$2', '$3')}
+     where id = $1 and ${claimable}
      returning ${claimedColumns}`,
     [runId, workerId, leaseMs],
   );

@@ -50,7 +50,8 @@ function finishedOutcomes(row: RunRow): Record<RecordStatus, number> {
  */
 async function runViews(deps: AppDeps, rows: RunRow[]) {
   const outcomes = new Map<string, Record<RecordStatus, number>>();
-  const active = rows.filter((r) => r.status === 'queued' || r.status === 'running');
+  const isActive = (row: RunRow) => row.status === 'queued' || row.status === 'running';
+  const active = rows.filter(isActive);
   if (active.length > 0) {
     const counted = await deps.store.query<{ runId: string; status: RecordStatus; n: number }>(
       `select run_id as "runId", status, count(*)::int as n from run_records
@@ -75,7 +76,7 @@ async function runViews(deps: AppDeps, rows: RunRow[]) {
     attempt: row.attempt,
     cancelRequested: row.cancelRequested,
     counts: (row.counts as Record<string, unknown> | null) ?? null,
-    outcomes: outcomes.get(row.id) ?? (active.includes(row) ? emptyOutcomes() : finishedOutcomes(row)),
+    outcomes: isActive(row) ? (outcomes.get(row.id) ?? emptyOutcomes()) : finishedOutcomes(row),
     timings: row.timings ?? null,
     plan: row.plan ?? null,
     error: row.errorMessage ? { code: row.errorCode, message: row.errorMessage } : null,

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { Json } from '../../../connectors/types.ts';
-import type { SyncMode } from '../../db/schema/index.ts';
+import type { RunCounts, SyncMode } from '../../db/schema/index.ts';
 import type { Queryable } from '../../db/store.ts';
 import { invalidReasons } from './encode.ts';
 import type { StageTables } from './stage.ts';
@@ -21,14 +21,8 @@ export interface DiffContext {
   snapshotSize: number;
 }
 
-export interface PlannedCounts {
-  insert: number;
-  update: number;
-  upsert: number;
-  delete: number;
-  unchanged: number;
-  skipped: number;
-}
+/** What a plan decided per kind of change: the run's stored `counts.planned`. */
+export type PlannedCounts = RunCounts['planned'];
 
 /** The operation each added (and, except in insert mode, changed) row gets. */
 export function operationFor(mode: SyncMode): 'upsert' | 'update' | 'insert' {
