@@ -38,5 +38,7 @@ export function checkUniqueNames(fields: readonly { name: string }[]): void {
 /** Statements that open every model transaction; DateStyle ISO is what the timestamp parser reads. */
 export function beginReadOnly(statementTimeoutMs: number | undefined): string {
   const timeout = Math.max(0, Math.floor(statementTimeoutMs ?? 0));
-  return `BEGIN READ ONLY; SET LOCAL statement_timeout = ${timeout}; SET LOCAL DateStyle = 'ISO, MDY'`;
+  // TimeZone UTC changes no value (a timestamptz is an instant, read with its offset), and makes every
+  // offset +00: the COPY read turns such text into ISO-8601 without building a Date.
+  return `BEGIN READ ONLY; SET LOCAL statement_timeout = ${timeout}; SET LOCAL DateStyle = 'ISO, MDY'; SET LOCAL TimeZone = 'UTC'`;
 }

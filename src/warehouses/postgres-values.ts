@@ -1,4 +1,4 @@
-import type { WarehouseValue } from './types.ts';
+import type { TextKind, WarehouseValue } from './types.ts';
 
 /**
  * Text-format parsers for Postgres values, by type OID. The warehouse client uses these instead of
@@ -47,6 +47,17 @@ const scalarParsers = new Map<number, ValueParser>([
   [OID.timestamptz, (v) => parseTimestamp(v, true)],
 ]);
 
+const textKinds = new Map<number, TextKind>([
+  [OID.int2, 'integer'],
+  [OID.int4, 'integer'],
+  [OID.oid, 'integer'],
+  [OID.int8, 'bigint'],
+  [OID.bool, 'boolean'],
+  // The COPY read sets TimeZone to UTC, so a timestamptz prints with +00 and a timestamp with none.
+  [OID.timestamp, 'timestamp'],
+  [OID.timestamptz, 'timestamp'],
+]);
+
 /** Parser lookup for one connection; `arrayElements` maps an array type's OID to its element's OID. */
 export function createTypeParsers(arrayElements: ReadonlyMap<number, number>) {
   const cache = new Map<number, ValueParser>();
@@ -69,6 +80,12 @@ export function createTypeParsers(arrayElements: ReadonlyMap<number, number>) {
   return {
     // pg asks with (oid, format); Ebb never requests binary results, so the format is always text.
     getTypeParser: (oid: number) => parserFor(oid),
+    /** What the type's text is (see TextKind), for planning straight from COPY text. */
+    kindOf(oid: number): TextKind {
+      const kind = textKinds.get(oid);
+      if (kind) return kind;
+      return parserFor(oid) === text ? 'string' : 'other';
+    },
   };
 }
 

@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { z } from 'zod';
 import { beginReadOnly, checkUniqueNames, modelQuery, toWarehouseError } from './postgres-sql.ts';
-import { streamRows } from './postgres-stream.ts';
+import { streamCopyText, streamRows } from './postgres-stream.ts';
 import { createTypeParsers } from './postgres-values.ts';
 import {
   type ColumnInfo,
@@ -67,6 +67,8 @@ export function openPostgres(config: PostgresConfig): Warehouse {
   // An idle connection the server drops must not crash the process; the pool discards it.
   pool.on('error', () => {});
 
+  /** Whether the server has COPY TO STDOUT: Postgres does, Redshift (same wire protocol) does not. */
+  let copyText: Promise<boolean> | undefined;
   let parsers: Promise<ReturnType<typeof createTypeParsers>> | undefined;
   const typeParsers = (client: pg.PoolClient) => {
     parsers ??= client
@@ -188,6 +190,18 @@ export function openPostgres(config: PostgresConfig): Warehouse {
 
     stream(sql, options) {
       return streamRows({ pool, typeParsers, terminateBackend }, sql, options);
+    },
+
+    async streamText(sql, options) {
+      copyText ??= pool
+        .query<{ version: string }>('select version() as version')
+        .then((result) => !/redshift/i.test(result.rows[0]?.version ?? ''))
+        .catch((error: unknown) => {
+          copyText = undefined;
+          throw toWarehouseError(error);
+        });
+      if (!(await copyText)) return null;
+      return streamCopyText({ pool, typeParsers, terminateBackend }, sql, options);
     },
 
     async close() {

@@ -81,7 +81,36 @@ export interface Warehouse {
   }>;
   /** Streams the query's rows in batches, read-only. Errors carry the warehouse's own message. */
   stream(sql: string, options: StreamOptions): AsyncIterable<WarehouseRow[]>;
+  /**
+   * The same rows as `stream`, as the warehouse's own text, for a warehouse that can send it cheaper
+   * than values (Postgres: COPY text instead of a cursor's parsed rows). Optional; the planner uses it
+   * when present. Each field parses, with its column's `parse`, to exactly the value `stream` gives.
+   * Resolves null when this particular server cannot (a Redshift cluster has no COPY TO STDOUT).
+   */
+  streamText?(sql: string, options: StreamOptions): Promise<AsyncIterable<TextBatch> | null>;
   close(): Promise<void>;
+}
+
+/**
+ * What a column's text is, so the planner can canonicalise it without building the value first:
+ * `string` text is the value itself; `integer` is a decimal that fits a double; `bigint` a decimal
+ * integer of any size; `boolean` is `t` or `f`; `timestamp` is ISO text (`2024-01-02 03:04:05.678+00`,
+ * the offset `+00` or absent) that `parse` reads as that instant; `other` must go through `parse`.
+ */
+export type TextKind = 'string' | 'integer' | 'bigint' | 'boolean' | 'timestamp' | 'other';
+
+export interface TextColumn {
+  name: string;
+  kind: TextKind;
+  parse(text: string): WarehouseValue;
+}
+
+/** A batch of rows as text: `fields` holds `count` rows of `columns.length` fields, row after row. */
+export interface TextBatch {
+  columns: readonly TextColumn[];
+  count: number;
+  /** null is SQL NULL. */
+  fields: (string | null)[];
 }
 
 /** Postgres's SQLSTATE for a cancelled query (`query_canceled`); DuckDB timeouts use it too. */

@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads';
-import type { WarehouseRow, WarehouseValue } from '../../warehouses/types.ts';
-import { createRowEncoder, type EncoderInput, encodeBatch } from './encode.ts';
+import type { TextBatch, WarehouseRow, WarehouseValue } from '../../warehouses/types.ts';
+import { createRowEncoder, type EncoderInput, encodeBatch, encodeTextBatch } from './encode.ts';
 import type { WorkerReply, WorkerRequest, WorkerStart } from './encode-worker.ts';
 
 export interface EncodedBatch {
@@ -17,6 +17,11 @@ export interface EncodedBatch {
  */
 export interface BatchEncoder {
   encode(rows: WarehouseRow[]): Promise<EncodedBatch>;
+  /**
+   * Encodes a batch of warehouse text on the calling thread: from text, encoding costs about half of
+   * what it does from values, and a load reads either values or text, never both.
+   */
+  encodeText(batch: TextBatch): Promise<EncodedBatch>;
   /** Rows whose key may have occurred before; call after the last batch's result has arrived. */
   candidates(): Promise<number>;
   close(): Promise<void>;
@@ -93,6 +98,10 @@ export function createBatchEncoder(input: EncoderInput, options: { offload: bool
       const reply = await ask({ type: 'batch', columns: byColumn(rows), count: rows.length });
       if (reply.type !== 'encoded') throw new Error(`the encoding thread answered ${reply.type} to a batch`);
       return { text: reply.text, invalid: reply.invalid };
+    },
+    async encodeText(batch) {
+      if (worker !== undefined) throw new Error('a load that encodes values on a thread cannot encode text');
+      return encodeTextBatch(local, batch);
     },
     async candidates() {
       if (worker === undefined) return local.candidates;

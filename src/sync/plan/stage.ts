@@ -1,7 +1,7 @@
 import { hash, randomBytes } from 'node:crypto';
 import type { Queryable, Store } from '../../db/store.ts';
 import { ident } from '../../db/store.ts';
-import type { Warehouse } from '../../warehouses/types.ts';
+import type { StreamOptions, Warehouse } from '../../warehouses/types.ts';
 import type { BatchEncoder, EncodedBatch } from './batch-encoder.ts';
 import { stageColumns } from './encode.ts';
 
@@ -88,23 +88,22 @@ export async function loadStage(
     try {
       // The encoding thread works on batch k while this thread reads batch k+1 and writes batch k-1:
       // overlap enough for both cores, and still only one batch read ahead of what COPY has taken.
-      const batches = input.warehouse.stream(input.sql, {
+      const options = {
         batchSize: input.batchSize,
         signal: input.signal,
         statementTimeoutMs: input.statementTimeoutMs,
-      });
+      };
       const take = async () => {
         const encoded = await (inFlight.shift() as Promise<EncodedBatch>);
         invalid += encoded.invalid;
         return encoded.text;
       };
-      for await (const batch of batches) {
-        input.signal.throwIfAborted();
-        const encoding = encoder.encode(batch);
+      for await (const [count, encoding] of encodings(input.warehouse, input.sql, options, encoder)) {
         // Rejections are observed by `take`, or dropped with the whole load when it fails first.
         encoding.catch(() => undefined);
+        input.signal.throwIfAborted();
         inFlight.push(encoding);
-        rows += batch.length;
+        rows += count;
         input.onProgress?.({ rowsRead: rows });
         if (inFlight.length >= MAX_ENCODING) yield await take();
       }
@@ -116,6 +115,24 @@ export async function loadStage(
   await store.copyIn(tables.stage, stageColumns, chunks());
   if (failure) throw failure.error;
   return { rows, invalid, candidates: await encoder.candidates() };
+}
+
+/**
+ * The model's batches, each with its row count and its encoding under way: from the warehouse's text
+ * when it can send it (cheaper to read and to canonicalise), else from its values.
+ */
+async function* encodings(
+  warehouse: Warehouse,
+  sql: string,
+  options: StreamOptions,
+  encoder: BatchEncoder,
+): AsyncGenerator<[number, Promise<EncodedBatch>]> {
+  const text = (await warehouse.streamText?.(sql, options)) ?? null;
+  if (text) {
+    for await (const batch of text) yield [batch.count, encoder.encodeText(batch)];
+    return;
+  }
+  for await (const batch of warehouse.stream(sql, options)) yield [batch.length, encoder.encode(batch)];
 }
 
 /**
