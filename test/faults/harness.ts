@@ -259,11 +259,15 @@ export function spawnWorker(options: {
     REDIS_URL: options.redisUrl ?? '',
     ...options.env,
   };
-  const child = spawn(process.execPath, ['--no-warnings', ...entry], {
-    cwd: repoRoot,
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    ['--no-warnings', '--max-semi-space-size=16', '--heap-growing-percent=50', ...entry],
+    {
+      cwd: repoRoot,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   const log = createWriteStream(options.logFile, { flags: 'a' });
   child.stdout?.pipe(log, { end: false });
   child.stderr?.pipe(log, { end: false });

@@ -77,20 +77,24 @@ async function main(): Promise<number> {
   const api = `http://127.0.0.1:${port}`;
   const headers = { authorization: `Bearer ${adminKey}`, 'content-type': 'application/json' };
   const apiLog = createWriteStream(path.join(logDir, 'api.log'));
-  const apiProcess = spawn(process.execPath, ['--no-warnings', 'src/cli/main.ts', 'api'], {
-    cwd: repoRoot,
-    env: {
-      ...process.env,
-      DATABASE_URL: db.url,
-      EBB_SECRET_KEY: secretKeyBase64,
-      EBB_ADMIN_KEY: adminKey,
-      EBB_SCHEDULER: 'false',
-      PORT: String(port),
-      LOG_LEVEL: 'warn',
-      LOG_FORMAT: 'json',
+  const apiProcess = spawn(
+    process.execPath,
+    ['--no-warnings', '--max-semi-space-size=16', '--heap-growing-percent=50', 'src/cli/main.ts', 'api'],
+    {
+      cwd: repoRoot,
+      env: {
+        ...process.env,
+        DATABASE_URL: db.url,
+        EBB_SECRET_KEY: secretKeyBase64,
+        EBB_ADMIN_KEY: adminKey,
+        EBB_SCHEDULER: 'false',
+        PORT: String(port),
+        LOG_LEVEL: 'warn',
+        LOG_FORMAT: 'json',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  );
   apiProcess.stdout?.pipe(apiLog);
   apiProcess.stderr?.pipe(apiLog);
   const workers = [0, 1].map((i) =>

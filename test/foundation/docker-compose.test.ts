@@ -36,12 +36,24 @@ describe('docker-compose.yml', () => {
     expect(worker?.depends_on?.postgres?.condition).toBe('service_healthy');
   });
 
-  it('runs commands the CLI has, from files that exist', () => {
+  it('runs commands the CLI has, from files that exist, with the heap flags of every entry point', () => {
+    const shebang = readFileSync(path.join(root, 'src/cli/main.ts'), 'utf8').split('\n')[0] ?? '';
+    const heapFlags = shebang
+      .split(' ')
+      .filter((arg) => /^--(max-semi-space-size|heap-growing-percent)=/.test(arg));
+    expect(heapFlags).toHaveLength(2);
+    const start = (
+      JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> }
+    ).scripts.start;
+    for (const flag of heapFlags) expect(start).toContain(flag);
     for (const name of ['api', 'worker']) {
       const command = compose.services[name]?.command ?? [];
       expect(command[0]).toBe('node');
-      expect(existsSync(path.join(root, command[1] ?? ''))).toBe(true);
-      expect(cliCommands).toContain(command[2]);
+      const flags = command.slice(1).filter((arg) => arg.startsWith('--'));
+      expect(flags).toEqual(heapFlags);
+      const [entry, role] = command.slice(1 + flags.length);
+      expect(existsSync(path.join(root, entry ?? ''))).toBe(true);
+      expect(cliCommands).toContain(role);
     }
   });
 

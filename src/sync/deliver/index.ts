@@ -7,12 +7,11 @@ import { type BatchEnv, deliverBatch, type StopReason } from './batch.ts';
 import type { LimiterRegistry } from './limiters.ts';
 import {
   addProgress,
-  changeBytes,
   LeaseLostError,
   type OutboxRecord,
   type RecordResult,
   readPendingPage,
-  toChange,
+  recordBytes,
 } from './outbox.ts';
 import { createGroupRecorder } from './recorder.ts';
 import type { Clock, RetryPolicy } from './retry.ts';
@@ -229,7 +228,7 @@ export function packBatches(
   const oversize: RecordResult[] = [];
   const open = new Map<string, { records: OutboxRecord[]; bytes: number }>();
   for (const record of records) {
-    const size = changeBytes(toChange(record)) + 1;
+    const size = recordBytes(record) + 1;
     if (size > caps.maxBatchBytes) {
       oversize.push({
         record,

@@ -8,7 +8,12 @@ export interface OutboxRecord {
   pk: string;
   operation: RecordOperation;
   fingerprint: string | null;
-  payload: Record<string, Json> | null;
+  /**
+   * The mapped fields as the canonical JSON text the planner stored. Kept as text, not parsed per
+   * record: a connector that reads `fields` parses it then (see `toChange`), and the batch byte cap
+   * is measured on it. A parsed page held ten thousand objects that outlived the young generation.
+   */
+  payloadText: string | null;
   identifier: string | null;
   destinationRecordId: string | null;
   idempotencyKey: string;
@@ -48,7 +53,7 @@ export async function readPendingPage(
   limit: number,
 ): Promise<OutboxRecord[]> {
   const rows = await store.query<OutboxRecord & { pk: string | null; idempotencyKey: string | null }>(
-    `select id, pk, operation, fingerprint, payload, identifier,
+    `select id, pk, operation, fingerprint, payload::text as "payloadText", identifier,
        destination_record_id as "destinationRecordId", idempotency_key as "idempotencyKey", attempts
      from run_records
      where run_id = $1 and status = 'pending' and id > $2
@@ -56,29 +61,60 @@ export async function readPendingPage(
      limit $3`,
     [runId, afterId, limit],
   );
-  return rows.map((row) => ({
-    ...row,
-    id: Number(row.id),
+  for (const row of rows) {
+    row.id = Number(row.id);
     // planRun writes both for every pending record; the fallbacks only keep a malformed row deliverable.
-    pk: row.pk ?? '',
-    idempotencyKey: row.idempotencyKey ?? `${runId}:${row.id}`,
-  }));
+    row.pk ??= '';
+    row.idempotencyKey ??= `${runId}:${row.id}`;
+  }
+  return rows;
 }
 
+/** The change a connector gets; `fields` is parsed from the stored text when first read. */
 export function toChange(record: OutboxRecord): PlannedChange {
+  const text = record.operation === 'delete' ? null : record.payloadText;
+  let fields: Record<string, Json> | undefined;
   return {
     key: record.pk,
     operation: record.operation,
     idempotencyKey: record.idempotencyKey,
     identifier: record.identifier,
     destinationRecordId: record.destinationRecordId,
-    fields: record.operation === 'delete' ? {} : (record.payload ?? {}),
+    get fields() {
+      fields ??= text === null ? {} : (JSON.parse(text) as Record<string, Json>);
+      return fields;
+    },
   };
 }
 
-/** The JSON size of a change as a connector will roughly send it, for the batch byte cap. */
-export function changeBytes(change: PlannedChange): number {
-  return Buffer.byteLength(JSON.stringify(change));
+/** `{"key":,"operation":,"idempotencyKey":,"identifier":,"destinationRecordId":,"fields":}` */
+const CHANGE_JSON_OVERHEAD = 86;
+
+/** The UTF-8 size of a string as a JSON string, without building the JSON for the common case. */
+function jsonStringBytes(value: string | null): number {
+  if (value === null) return 4;
+  // Characters JSON escapes are rare in keys and ids; only then is the exact form built.
+  return /["\\\u0000-\u001f\u2028\u2029]/.test(value) || !value.isWellFormed()
+    ? Buffer.byteLength(JSON.stringify(value))
+    : Buffer.byteLength(value) + 2;
+}
+
+/**
+ * The JSON size of a record's change, `JSON.stringify(toChange(record))`, for the batch byte cap:
+ * summed from its parts, so packing a page builds no JSON. The stored payload is already JSON.
+ */
+export function recordBytes(record: OutboxRecord): number {
+  const fields =
+    record.operation === 'delete' || record.payloadText === null ? 2 : Buffer.byteLength(record.payloadText);
+  return (
+    CHANGE_JSON_OVERHEAD +
+    jsonStringBytes(record.pk) +
+    jsonStringBytes(record.operation) +
+    jsonStringBytes(record.idempotencyKey) +
+    jsonStringBytes(record.identifier) +
+    jsonStringBytes(record.destinationRecordId) +
+    fields
+  );
 }
 
 /**

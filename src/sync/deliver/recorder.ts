@@ -6,6 +6,15 @@ export interface GroupRecorder {
   record(results: readonly RecordResult[]): Promise<void>;
 }
 
+/**
+ * Outcomes per statement. A group of large batches (two of 5,000 records) is written in several
+ * statements: one statement's parameters, JSON text of every outcome, must stay under V8's regular object
+ * size (128 KiB) or it is allocated in the old generation, where a million-record run left hundreds of
+ * megabytes of such strings for the next full GC. Each statement still records its outcomes and advances
+ * the snapshot for exactly those records, atomically (invariant 2).
+ */
+const STATEMENT_RESULTS = 1000;
+
 interface Waiter {
   results: readonly RecordResult[];
   resolve: () => void;
@@ -40,11 +49,10 @@ export function createGroupRecorder(
       const group = waiting;
       waiting = [];
       try {
-        await recordResults(
-          store,
-          run,
-          group.flatMap((w) => w.results),
-        );
+        const results = group.flatMap((w) => w.results);
+        for (let at = 0; at < results.length; at += STATEMENT_RESULTS) {
+          await recordResults(store, run, results.slice(at, at + STATEMENT_RESULTS));
+        }
         for (const w of group) w.resolve();
       } catch (error) {
         for (const w of group) w.reject(error);

@@ -1,12 +1,15 @@
 import { Worker } from 'node:worker_threads';
 import type { TextBatch, WarehouseRow, WarehouseValue } from '../../warehouses/types.ts';
-import { createRowEncoder, type EncoderInput, encodeBatch, encodeTextBatch } from './encode.ts';
+import {
+  createRowEncoder,
+  type EncodedLines,
+  type EncoderInput,
+  encodeBatch,
+  encodeTextBatch,
+} from './encode.ts';
 import type { WorkerReply, WorkerRequest, WorkerStart } from './encode-worker.ts';
 
-export interface EncodedBatch {
-  text: string;
-  invalid: number;
-}
+export type { EncodedLines as EncodedBatch } from './encode.ts';
 
 /**
  * Encodes warehouse batches into stage COPY text. The first batch is encoded on the calling thread, so
@@ -16,12 +19,12 @@ export interface EncodedBatch {
  * one. Results come back in submission order.
  */
 export interface BatchEncoder {
-  encode(rows: WarehouseRow[]): Promise<EncodedBatch>;
+  encode(rows: WarehouseRow[]): Promise<EncodedLines>;
   /**
    * Encodes a batch of warehouse text on the calling thread: from text, encoding costs about half of
    * what it does from values, and a load reads either values or text, never both.
    */
-  encodeText(batch: TextBatch): Promise<EncodedBatch>;
+  encodeText(batch: TextBatch): Promise<EncodedLines>;
   /** Rows whose key may have occurred before; call after the last batch's result has arrived. */
   candidates(): Promise<number>;
   close(): Promise<void>;
@@ -97,7 +100,7 @@ export function createBatchEncoder(input: EncoderInput, options: { offload: bool
       if (!options.offload || (batches === 1 && worker === undefined)) return encodeBatch(local, rows);
       const reply = await ask({ type: 'batch', columns: byColumn(rows), count: rows.length });
       if (reply.type !== 'encoded') throw new Error(`the encoding thread answered ${reply.type} to a batch`);
-      return { text: reply.text, invalid: reply.invalid };
+      return { chunks: reply.chunks, invalid: reply.invalid };
     },
     async encodeText(batch) {
       if (worker !== undefined) throw new Error('a load that encodes values on a thread cannot encode text');

@@ -22,7 +22,7 @@ export type WorkerRequest =
   | { type: 'candidates' };
 
 export type WorkerReply =
-  | { type: 'encoded'; text: string; invalid: number }
+  | { type: 'encoded'; chunks: string[]; invalid: number }
   | { type: 'candidates'; candidates: number }
   | { type: 'failed'; message: string };
 

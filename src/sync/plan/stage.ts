@@ -96,7 +96,7 @@ export async function loadStage(
       const take = async () => {
         const encoded = await (inFlight.shift() as Promise<EncodedBatch>);
         invalid += encoded.invalid;
-        return encoded.text;
+        return encoded.chunks;
       };
       for await (const [count, encoding] of encodings(input.warehouse, input.sql, options, encoder)) {
         // Rejections are observed by `take`, or dropped with the whole load when it fails first.
@@ -105,9 +105,9 @@ export async function loadStage(
         inFlight.push(encoding);
         rows += count;
         input.onProgress?.({ rowsRead: rows });
-        if (inFlight.length >= MAX_ENCODING) yield await take();
+        if (inFlight.length >= MAX_ENCODING) yield* await take();
       }
-      while (inFlight.length > 0) yield await take();
+      while (inFlight.length > 0) yield* await take();
     } catch (error) {
       failure = { error };
     }

@@ -32,7 +32,7 @@ async function encodeAll(batches: WarehouseRow[][], offload: boolean) {
     let invalid = 0;
     for (const batch of batches) {
       const encoded = await encoder.encode(batch);
-      texts.push(encoded.text);
+      texts.push(encoded.chunks.join(''));
       invalid += encoded.invalid;
     }
     return { text: texts.join(''), invalid, candidates: await encoder.candidates() };

@@ -1,7 +1,8 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { RecordOperation } from '../../../src/db/schema/index.ts';
 import { packBatches } from '../../../src/sync/deliver/index.ts';
-import type { OutboxRecord } from '../../../src/sync/deliver/outbox.ts';
+import { type OutboxRecord, recordBytes, toChange } from '../../../src/sync/deliver/outbox.ts';
 import { enqueueRun } from '../../../src/sync/queue.ts';
 import { runNow } from '../../../src/worker/worker.ts';
 import { storePerTest } from '../../helpers/per-test.ts';
@@ -15,13 +16,46 @@ function outboxRecord(id: number, operation: RecordOperation, destinationRecordI
     pk: String(id),
     operation,
     fingerprint: operation === 'delete' ? null : `f${id}`,
-    payload: operation === 'delete' ? null : { name: `n${id}` },
+    payloadText: operation === 'delete' ? null : JSON.stringify({ name: `n${id}` }),
     identifier: `u${id}@example.com`,
     destinationRecordId,
     idempotencyKey: `k${id}`,
     attempts: 0,
   } satisfies OutboxRecord;
 }
+
+describe('the batch byte cap', () => {
+  it("measures a record as its change's JSON, without building it", () => {
+    const text = fc.string({ unit: 'binary' });
+    const record = fc.record({
+      id: fc.nat(),
+      pk: text,
+      operation: fc.constantFrom<RecordOperation>('insert', 'update', 'upsert', 'delete'),
+      fingerprint: fc.option(text, { nil: null }),
+      payloadText: fc.option(
+        fc.dictionary(text, fc.jsonValue()).map((fields) => JSON.stringify(fields)),
+        { nil: null },
+      ),
+      identifier: fc.option(text, { nil: null }),
+      destinationRecordId: fc.option(text, { nil: null }),
+      idempotencyKey: text,
+      attempts: fc.nat(),
+    });
+    fc.assert(
+      fc.property(record, (r) => {
+        expect(recordBytes(r)).toBe(Buffer.byteLength(JSON.stringify(toChange(r))));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('hands connectors the stored fields, parsed once when first read', () => {
+    const change = toChange(outboxRecord(1, 'upsert', null));
+    expect(change.fields).toEqual({ name: 'n1' });
+    expect(change.fields).toBe(change.fields);
+    expect(toChange(outboxRecord(2, 'delete', 'x')).fields).toEqual({});
+  });
+});
 
 describe('batches of one kind of call', () => {
   it('never mixes operations, nor updates and deletes by id with those by identifier', () => {

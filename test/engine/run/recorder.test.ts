@@ -15,7 +15,7 @@ function results(n: number): RecordResult[] {
       pk: String(id),
       operation: 'upsert',
       fingerprint: 'f',
-      payload: { email: `${id}@example.com`, padding: 'x'.repeat(64) },
+      payloadText: JSON.stringify({ email: `${id}@example.com`, padding: 'x'.repeat(64) }),
       identifier: null,
       destinationRecordId: null,
       idempotencyKey: `k${id}`,
