@@ -1,6 +1,6 @@
 import type { Json, PlannedChange } from '../../../connectors/types.ts';
 import type { Queryable, Store } from '../../db/client.ts';
-import type { RecordOperation, RunCounts } from '../../db/schema/index.ts';
+import { type RecordOperation, type RunCounts, recordStatuses } from '../../db/schema/index.ts';
 
 /** One pending record of a run's outbox, as delivery reads it. */
 export interface OutboxRecord {
@@ -250,21 +250,38 @@ function snapshotParams(results: readonly RecordResult[]): [string, string] {
   return [JSON.stringify([...upserts.values()]), JSON.stringify([...deletes])];
 }
 
-/** Exact counts by outcome from the outbox, for the end of a run. */
+/**
+ * Exact counts by outcome from the outbox, for the end of a run. Accepted records are not counted one
+ * by one: they are the run's planned changes (exact, written with the outbox) less those still pending,
+ * rejected or cancelled, which the status index finds directly. Counting every status read the whole
+ * outbox through that index right after delivery rewrote it, with a heap fetch per record (no page was
+ * all-visible yet): 30 s at the end of a 5M-record first run.
+ */
 export async function countOutcomes(
   store: Queryable,
   runId: string,
 ): Promise<Pick<RunCounts, 'accepted' | 'rejected' | 'invalid' | 'pending' | 'cancelled'>> {
-  const rows = await store.query<{ status: string; n: number }>(
-    'select status, count(*)::int as n from run_records where run_id = $1 group by status',
+  const [planned] = await store.query<{ sendable: number | null }>(
+    `select (counts->'planned'->>'insert')::int + (counts->'planned'->>'update')::int
+          + (counts->'planned'->>'upsert')::int + (counts->'planned'->>'delete')::int as sendable
+     from sync_runs where id = $1`,
     [runId],
   );
+  const sendable = planned?.sendable ?? null;
+  const statuses = sendable === null ? recordStatuses : recordStatuses.filter((s) => s !== 'accepted');
+  const rows = await store.query<{ status: string; n: number }>(
+    'select status, count(*)::int as n from run_records where run_id = $1 and status = any($2::text[]) group by status',
+    [runId, [...statuses]],
+  );
   const by = Object.fromEntries(rows.map((r) => [r.status, Number(r.n)]));
+  const rejected = by.rejected ?? 0;
+  const pending = by.pending ?? 0;
+  const cancelled = by.cancelled ?? 0;
   return {
-    accepted: by.accepted ?? 0,
-    rejected: by.rejected ?? 0,
+    accepted: sendable === null ? (by.accepted ?? 0) : sendable - pending - rejected - cancelled,
+    rejected,
     invalid: by.invalid ?? 0,
-    pending: by.pending ?? 0,
-    cancelled: by.cancelled ?? 0,
+    pending,
+    cancelled,
   };
 }
