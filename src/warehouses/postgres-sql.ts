@@ -38,7 +38,8 @@ export function checkUniqueNames(fields: readonly { name: string }[]): void {
 /** Statements that open every model transaction; DateStyle ISO is what the timestamp parser reads. */
 export function beginReadOnly(statementTimeoutMs: number | undefined): string {
   const timeout = Math.max(0, Math.floor(statementTimeoutMs ?? 0));
-  // TimeZone UTC changes no value (a timestamptz is an instant, read with its offset), and makes every
-  // offset +00: the COPY read turns such text into ISO-8601 without building a Date.
-  return `BEGIN READ ONLY; SET LOCAL statement_timeout = ${timeout}; SET LOCAL DateStyle = 'ISO, MDY'; SET LOCAL TimeZone = 'UTC'`;
+  // The session's TimeZone is left alone: a model's current_date or to_char must mean what it means in
+  // the user's SQL editor. Timestamps read the same in any zone (parsed with their offset); only the
+  // planner's shortcut for UTC text (+00, the usual server setting) is skipped elsewhere.
+  return `BEGIN READ ONLY; SET LOCAL statement_timeout = ${timeout}; SET LOCAL DateStyle = 'ISO, MDY'`;
 }

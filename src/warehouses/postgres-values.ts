@@ -53,7 +53,7 @@ const textKinds = new Map<number, TextKind>([
   [OID.oid, 'integer'],
   [OID.int8, 'bigint'],
   [OID.bool, 'boolean'],
-  // The COPY read sets TimeZone to UTC, so a timestamptz prints with +00 and a timestamp with none.
+  // DateStyle ISO text; a timestamptz prints with the session's offset (+00 on a UTC server).
   [OID.timestamp, 'timestamp'],
   [OID.timestamptz, 'timestamp'],
 ]);

@@ -256,6 +256,12 @@ describe.each([
     });
   });
 
+  it("runs the model in the session's own time zone, so current_date means what it does in an editor", async () => {
+    const expected = (await db.admin(`select current_setting('TimeZone') as tz`)).rows[0].tz;
+    const [batch] = await collect(stream(`select current_setting('TimeZone') as tz`));
+    expect(batch).toEqual([{ tz: expected }]);
+  });
+
   it('reads escapes, multi-byte text and rows larger than a network chunk intact', async () => {
     const big = 'é€😀\t\n\\'.repeat(40_000);
     const batches = await collect(

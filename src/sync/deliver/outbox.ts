@@ -94,9 +94,16 @@ const CHANGE_JSON_OVERHEAD = 86;
 function jsonStringBytes(value: string | null): number {
   if (value === null) return 4;
   // Characters JSON escapes are rare in keys and ids; only then is the exact form built.
-  return /["\\\u0000-\u001f\u2028\u2029]/.test(value) || !value.isWellFormed()
-    ? Buffer.byteLength(JSON.stringify(value))
-    : Buffer.byteLength(value) + 2;
+  return needsEscape(value) ? Buffer.byteLength(JSON.stringify(value)) : Buffer.byteLength(value) + 2;
+}
+
+/** Whether JSON.stringify escapes anything in `value`: a quote, a backslash, a control character or a lone surrogate. */
+function needsEscape(value: string): boolean {
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c < 0x20 || c === 0x22 || c === 0x5c || (c >= 0xd800 && c <= 0xdfff)) return true;
+  }
+  return false;
 }
 
 /**
