@@ -162,8 +162,9 @@ export function streamCopyText(
 ): AsyncGenerator<TextBatch> {
   const { batchSize, signal, statementTimeoutMs } = options;
   // The server sends everything it can buffer and ends the statement; the time a slow consumer takes
-  // afterwards is timed here, so the whole stream keeps the contract's timeout, as a cursor's does.
-  const deadline = statementTimeoutMs > 0 ? performance.now() + statementTimeoutMs : Number.POSITIVE_INFINITY;
+  // afterwards is timed here, from the COPY's start, so the whole stream keeps the contract's timeout
+  // as a cursor's does.
+  let deadline = Number.POSITIVE_INFINITY;
   const inTime = () => {
     if (performance.now() > deadline) {
       throw new WarehouseError('canceling statement due to statement timeout', {
@@ -179,24 +180,27 @@ export function streamCopyText(
       kind: types.kindOf(f.dataTypeID),
       parse: types.getTypeParser(f.dataTypeID) as TextColumn['parse'],
     }));
+    if (statementTimeoutMs > 0) deadline = performance.now() + statementTimeoutMs;
     const copy = client.query(copyTo(`COPY (${modelQuery(sql)}) TO STDOUT`));
     onAbort(() => copy.destroy(new WarehouseError('the stream was aborted')));
     const width = columns.length;
     let fields: (string | null)[] = [];
     let count = 0;
-    let rest: Buffer | undefined;
+    // The unfinished row's bytes so far: collected, and joined once its newline arrives (joining on
+    // every chunk made a row of many megabytes quadratic).
+    let rest: Buffer[] = [];
     for await (const chunk of copy as AsyncIterable<Buffer>) {
       signal?.throwIfAborted();
       // A row ends at a newline byte, which never occurs inside a multi-byte UTF-8 character: whole
       // rows decode on their own, and the tail waits for the next chunk.
       const end = chunk.lastIndexOf(0x0a);
       if (end === -1) {
-        rest = rest ? Buffer.concat([rest, chunk]) : chunk;
+        rest.push(chunk);
         continue;
       }
       const head = chunk.subarray(0, end + 1);
-      const text = (rest ? Buffer.concat([rest, head]) : head).toString('utf8');
-      rest = end + 1 < chunk.length ? chunk.subarray(end + 1) : undefined;
+      const text = (rest.length > 0 ? Buffer.concat([...rest, head]) : head).toString('utf8');
+      rest = end + 1 < chunk.length ? [chunk.subarray(end + 1)] : [];
       let at = 0;
       while (at < text.length) {
         const lineEnd = text.indexOf('\n', at);
@@ -214,7 +218,7 @@ export function streamCopyText(
       }
     }
     signal?.throwIfAborted();
-    if (rest !== undefined) throw new WarehouseError('the warehouse ended a COPY in the middle of a row');
+    if (rest.length > 0) throw new WarehouseError('the warehouse ended a COPY in the middle of a row');
     if (count > 0) {
       signal?.throwIfAborted();
       yield { columns, count, fields };

@@ -84,6 +84,10 @@ export function toChange(record: OutboxRecord): PlannedChange {
       fields ??= text === null ? {} : (JSON.parse(text) as Record<string, Json>);
       return fields;
     },
+    // A connector may still replace the fields, as it could when they were a plain property.
+    set fields(value) {
+      fields = value;
+    },
   };
 }
 

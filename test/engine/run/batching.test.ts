@@ -49,11 +49,13 @@ describe('the batch byte cap', () => {
     );
   });
 
-  it('hands connectors the stored fields, parsed once when first read', () => {
+  it('hands connectors the stored fields, parsed once when first read, and lets them replace them', () => {
     const change = toChange(outboxRecord(1, 'upsert', null));
     expect(change.fields).toEqual({ name: 'n1' });
     expect(change.fields).toBe(change.fields);
     expect(toChange(outboxRecord(2, 'delete', 'x')).fields).toEqual({});
+    change.fields = { name: 'replaced' };
+    expect(change.fields).toEqual({ name: 'replaced' });
   });
 });
 
