@@ -56,11 +56,22 @@ async function startPrivateCluster(): Promise<PrivateCluster> {
     const { stdout: gid } = await run('id', ['-g', 'postgres']);
     await chown(dir, Number(stdout.trim()), Number(gid.trim()));
   }
-  const port = 20_000 + Math.floor(Math.random() * 20_000);
   const data = path.join(dir, 'data');
-  const options = ['-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1`, '-l', path.join(dir, 'log')];
   await asPostgres(path.join(pgBin, 'initdb'), ['-D', data, '-A', 'trust', '-U', 'postgres']);
-  await asPostgres(path.join(pgBin, 'pg_ctl'), ['-D', data, ...options, 'start', '-w']);
+  // Ports below the kernel's ephemeral range (32768 and up here), so no client connection holds one
+  // when the cluster starts or restarts; a port another program listens on is retried with another.
+  let port = 0;
+  let options: string[] = [];
+  for (let attempt = 1; ; attempt++) {
+    port = 20_000 + Math.floor(Math.random() * 12_000);
+    options = ['-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1`, '-l', path.join(dir, 'log')];
+    try {
+      await asPostgres(path.join(pgBin, 'pg_ctl'), ['-D', data, ...options, 'start', '-w']);
+      break;
+    } catch (error) {
+      if (attempt === 5) throw error;
+    }
+  }
   return {
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
     restart: () =>
