@@ -2,8 +2,9 @@
 // Heap flags, the same in every entry point (package.json scripts, docker-compose.yml): a 16 MiB young
 // generation and old-generation growth of 1.5x live between full GCs. Planning and delivery allocate a
 // lot of short-lived text; with V8's defaults (64 MiB semi-spaces, growth up to 4x) a 1M-row run grew
-// the process to about 320 MB with under 60 MB live. Measured with bench:diff, same machine and run
-// order: peak RSS 308-314 MB without the growth flag, 222-224 MB with it, at equal speed.
+// the process to 310-360 MB with under 60 MB live. Measured with bench:diff in alternating runs: peak
+// RSS 218-228 MB with both flags, 308-314 MB without the growth flag, 359-363 MB without the young
+// generation cap, at equal speed.
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../config.ts';
 import { createLogger } from '../logger.ts';

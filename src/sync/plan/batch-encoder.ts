@@ -9,8 +9,6 @@ import {
 } from './encode.ts';
 import type { WorkerReply, WorkerRequest, WorkerStart } from './encode-worker.ts';
 
-export type { EncodedLines as EncodedBatch } from './encode.ts';
-
 /**
  * Encodes warehouse batches into stage COPY text. The first batch is encoded on the calling thread, so
  * a small model never pays for a thread; from the second on, encoding (mapping, canonical JSON,

@@ -45,29 +45,33 @@ function escapeCopy(value: string): string {
 }
 
 /**
+ * The value a text field parses to, built straight from the text where its kind allows (a string is
+ * the text itself, an integer that fits a double a Number, a boolean `t`), else by the column's parser.
+ */
+function textValue(column: TextColumn, text: string): WarehouseValue {
+  switch (column.kind) {
+    case 'string':
+      return text;
+    case 'integer':
+      return Number(text);
+    case 'bigint':
+      // Up to 15 characters is below 2^53 in magnitude: the double is exact, and prints the same digits.
+      return text.length <= 15 ? Number(text) : BigInt(text);
+    case 'boolean':
+      return text === 't' || text === 'true';
+    default:
+      return column.parse(text);
+  }
+}
+
+/**
  * Canonical JSON of a field given as warehouse text: the same text `canonicalJson` gives for the value
- * the column's parser makes of it, without making the value where the text already is canonical (a
- * string is quoted, a boolean named, an integer that fits a double printed as a number).
+ * the column's parser makes of it, without a Date for a timestamp in UTC.
  */
 export function textJson(column: TextColumn, text: string | null): string {
   if (text === null) return 'null';
-  switch (column.kind) {
-    case 'string':
-      return JSON.stringify(text);
-    case 'integer':
-      return canonicalJson(Number(text));
-    case 'bigint':
-      // Up to 15 characters is below 2^53 in magnitude: the double is exact, and prints the same digits.
-      return canonicalJson(text.length <= 15 ? Number(text) : BigInt(text));
-    case 'boolean':
-      return text === 't' || text === 'true' ? 'true' : 'false';
-    case 'timestamp': {
-      const iso = isoFromText(text);
-      return iso === undefined ? canonicalJson(column.parse(text)) : `"${iso}"`;
-    }
-    default:
-      return canonicalJson(column.parse(text));
-  }
+  const iso = column.kind === 'timestamp' ? isoFromText(text) : undefined;
+  return iso === undefined ? canonicalJson(textValue(column, text)) : `"${iso}"`;
 }
 
 /**
@@ -93,20 +97,9 @@ export function isoFromText(text: string): string | undefined {
 /** `canonicalText` of the value a text field parses to (keys and identifiers). */
 export function textCanonical(column: TextColumn, text: string | null): string | null {
   if (text === null) return null;
-  switch (column.kind) {
-    case 'string':
-      return text;
-    case 'integer':
-      return canonicalText(Number(text));
-    case 'bigint':
-      return canonicalText(text.length <= 15 ? Number(text) : BigInt(text));
-    case 'boolean':
-      return text === 't' || text === 'true' ? 'true' : 'false';
-    case 'timestamp':
-      return isoFromText(text) ?? canonicalText(column.parse(text));
-    default:
-      return canonicalText(column.parse(text));
-  }
+  return (
+    (column.kind === 'timestamp' ? isoFromText(text) : undefined) ?? canonicalText(textValue(column, text))
+  );
 }
 
 /** Where a text batch's columns are, found once per batch shape. */

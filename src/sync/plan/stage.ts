@@ -2,8 +2,8 @@ import { hash, randomBytes } from 'node:crypto';
 import type { Queryable, Store } from '../../db/store.ts';
 import { ident } from '../../db/store.ts';
 import type { StreamOptions, Warehouse } from '../../warehouses/types.ts';
-import type { BatchEncoder, EncodedBatch } from './batch-encoder.ts';
-import { stageColumns } from './encode.ts';
+import type { BatchEncoder } from './batch-encoder.ts';
+import { type EncodedLines, stageColumns } from './encode.ts';
 
 /** Warehouse batches submitted for encoding and not yet written: memory holds at most these. */
 const MAX_ENCODING = 2;
@@ -84,7 +84,7 @@ export async function loadStage(
   async function* chunks(): AsyncGenerator<string> {
     // A failing source ends the COPY cleanly and is rethrown after it: a COPY aborted half-way would
     // leave the state store's connection in copy mode.
-    const inFlight: Promise<EncodedBatch>[] = [];
+    const inFlight: Promise<EncodedLines>[] = [];
     try {
       // The encoding thread works on batch k while this thread reads batch k+1 and writes batch k-1:
       // overlap enough for both cores, and still only one batch read ahead of what COPY has taken.
@@ -94,7 +94,7 @@ export async function loadStage(
         statementTimeoutMs: input.statementTimeoutMs,
       };
       const take = async () => {
-        const encoded = await (inFlight.shift() as Promise<EncodedBatch>);
+        const encoded = await (inFlight.shift() as Promise<EncodedLines>);
         invalid += encoded.invalid;
         return encoded.chunks;
       };
@@ -126,7 +126,7 @@ async function* encodings(
   sql: string,
   options: StreamOptions,
   encoder: BatchEncoder,
-): AsyncGenerator<[number, Promise<EncodedBatch>]> {
+): AsyncGenerator<[number, Promise<EncodedLines>]> {
   const text = (await warehouse.streamText?.(sql, options)) ?? null;
   if (text) {
     for await (const batch of text) yield [batch.count, encoder.encodeText(batch)];
